@@ -1,0 +1,1 @@
+//! Items the macros' generated code uses; not a public API (work in progress).

@@ -1,0 +1,1 @@
+//! The hyper 1 server (work in progress).

@@ -1,0 +1,1 @@
+//! Compile-error tests for the `sse` macros; see `tests/ui.rs`.
