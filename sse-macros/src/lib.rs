@@ -1,15 +1,28 @@
-//! The macros of the `sse` toolkit (work in progress).
+//! The macros of the [`sse`](https://docs.rs/sse) toolkit: `#[sse_handler]`
+//! and `sse_routes!`. Use them through the `sse` crate, which re-exports
+//! them; the generated code refers to `::sse`.
+//!
+//! Both check their input at compile time with the `sse_path` crate, the
+//! same path parser and conflict rules the runtime router uses.
+
+mod handler;
+mod matcher;
+mod routes;
 
 use proc_macro::TokenStream;
 
-/// Marks an async fn as an SSE handler (work in progress).
+/// Marks an async fn as an SSE handler.
 #[proc_macro_attribute]
-pub fn sse_handler(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn sse_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
-/// Declares a route table (work in progress).
+/// Declares a route table.
 #[proc_macro]
-pub fn sse_routes(_input: TokenStream) -> TokenStream {
-    "compile_error!(\"sse_routes! is not implemented yet\")".parse().expect("tokens")
+pub fn sse_routes(input: TokenStream) -> TokenStream {
+    routes::expand(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

@@ -501,3 +501,7 @@ fn copy_request(request: &Request) -> Request {
     }
     copy
 }
+
+// The allocation-free lookup of the routers `sse_routes!` generates; defined
+// beside the rest of the macros' support code.
+pub use crate::__private::{AllowedMethods, RawMatch, RawParams, RouteInfo, RouteTable};
