@@ -431,7 +431,12 @@ fn generate(routes: &[Route], filters: &[Expr], param_checks: TokenStream) -> To
         quote! { let #name = #check(#filter); }
     });
     let handlers = routes.iter().map(|route| {
-        let expr = &route.handler;
+        // `(handler)` only marks a handler as not param-checked; the
+        // parentheses would be an `unused_parens` warning in the call.
+        let expr = match &route.handler {
+            Expr::Paren(paren) if paren.attrs.is_empty() => &*paren.expr,
+            other => other,
+        };
         let check = quote_spanned! {expr.span()=> ::sse::__private::handler };
         let mut handler = quote! { #check(#expr) };
         // Innermost filter first, so the group's outermost filter runs first.

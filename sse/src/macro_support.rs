@@ -342,6 +342,12 @@ impl<'p, const N: usize> RawParams<'p, N> {
     }
 }
 
+impl<'p, const N: usize> AsRef<[&'p str]> for RawParams<'p, N> {
+    fn as_ref(&self) -> &[&'p str] {
+        self.as_slice()
+    }
+}
+
 /// The methods a path's routes take, in rank order without duplicates, with
 /// no allocation (at most the nine standard methods).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -422,8 +428,9 @@ pub enum RawMatch<P> {
 /// }
 /// ```
 pub trait RouteTable: crate::routing::SseRouter {
-    /// The raw param values of a match.
-    type Params<'p>;
+    /// The raw param values of a match, in template order
+    /// ([`RawParams`]; `as_ref()` gives them as a slice).
+    type Params<'p>: AsRef<[&'p str]> + Copy + std::fmt::Debug;
 
     /// The routes, in the order they are written in the table (groups
     /// flattened depth-first); [`RawMatch::Found`] indexes this slice.
