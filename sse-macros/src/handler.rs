@@ -229,11 +229,17 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     }
 
     let connection = quote_spanned! {connection_ty.span()=> ::sse::__private::connection_arg::<#connection_ty> };
-    let output_span = match &sig.output {
-        ReturnType::Default => sig.ident.span(),
-        ReturnType::Type(_, ty) => ty.span(),
+    // What the body returns is checked at the return type.
+    let finish = match &sig.output {
+        ReturnType::Default => quote! { ::sse::__private::finish::<()> },
+        ReturnType::Type(_, ty) => quote_spanned! {ty.span()=> ::sse::__private::finish::<#ty> },
     };
-    let stream = quote_spanned! {output_span=> ::sse::__private::stream };
+    // A body that is not `Send` is reported at the fn's name.
+    let stream = quote_spanned! {sig.ident.span()=>
+        ::sse::__private::stream(move |#handle: ::sse::SseHandle| async move {
+            #finish(#consumer(#connection(#handle), #(#values),*).await, #name_str)
+        })
+    };
 
     // The user's fn, renamed and kept as written: its body is the consumer.
     let mut inner_sig = sig.clone();
@@ -264,9 +270,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
 
             #(#reads)*
             #take_request
-            ::core::future::ready(#stream(#name_str, move |#handle: ::sse::SseHandle| {
-                #consumer(#connection(#handle), #(#values),*)
-            }))
+            ::core::future::ready(#stream)
         }
     })
 }

@@ -14,9 +14,17 @@ use proc_macro::TokenStream;
 /// Marks an async fn as an SSE handler.
 #[proc_macro_attribute]
 pub fn sse_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
-    handler::expand(attr.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    let item = proc_macro2::TokenStream::from(item);
+    match handler::expand(attr.into(), item.clone()) {
+        Ok(expanded) => expanded.into(),
+        // The item as written goes along with the errors, so that its
+        // imports are used and code naming it does not fail a second time.
+        Err(error) => {
+            let mut output = error.into_compile_error();
+            output.extend(item);
+            output.into()
+        }
+    }
 }
 
 /// Declares a route table.

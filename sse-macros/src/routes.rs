@@ -388,12 +388,23 @@ fn param_checks(routes: &[Route]) -> TokenStream {
             });
         }
         // Checking the first unbound handler param; one per route is what a
-        // const panic can say, and fixing it reveals the next.
-        checks.extend(quote_spanned! {handler.span()=>
+        // const panic can say, and fixing it reveals the next. The panic
+        // starts at the path's first token and ends at its last, so that the
+        // error underlines the whole handler path (spans cannot be joined on
+        // stable).
+        let first = handler_path.segments.first().map_or_else(Span::call_site, |s| s.ident.span());
+        let last = handler_path.segments.last().map_or_else(Span::call_site, |s| s.ident.span());
+        let panic_path = quote_spanned! {first=> ::core::panic };
+        let mut panic_args = proc_macro2::Group::new(
+            proc_macro2::Delimiter::Parenthesis,
+            quote! { "{}", message },
+        );
+        panic_args.set_span(last);
+        checks.extend(quote_spanned! {first=>
             const _: () = if let ::core::option::Option::Some(message) =
                 ::sse::__private::first_unbound(#params, &[#(#names),*])
             {
-                ::core::panic!("{}", message)
+                #panic_path! #panic_args
             };
         });
     }

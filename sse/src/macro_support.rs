@@ -12,6 +12,7 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use http::{Method, StatusCode};
 
@@ -234,18 +235,20 @@ impl<E: Display> ConsumerOutput for Result<(), E> {
     }
 }
 
+/// Ends a consumer with what the fn body returned (checked at the fn's
+/// return type).
+pub fn finish<T: ConsumerOutput>(output: T, handler: &'static str) {
+    output.finish(handler);
+}
+
 /// The response of an `#[sse_handler]` fn once its arguments are read: a
 /// stream whose consumer is the fn body.
-pub fn stream<F, Fut>(handler: &'static str, consumer: F) -> SseResponse
+pub fn stream<F, Fut>(consumer: F) -> SseResponse
 where
     F: FnOnce(SseHandle) -> Fut + Send + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: ConsumerOutput,
+    Fut: Future<Output = ()> + Send + 'static,
 {
-    SseResponse::ok(move |sse: SseHandle| {
-        let running = consumer(sse);
-        async move { running.await.finish(handler) }
-    })
+    SseResponse::ok(consumer)
 }
 
 // ---------------------------------------------------------------------------
@@ -257,13 +260,15 @@ pub fn handler(handler: impl SseHandler) -> BoxedHandler {
     crate::handler::boxed(handler)
 }
 
-/// A group's filter expression, type-checked where it is written.
-pub fn filter<F: SseFilter>(filter: F) -> F {
-    filter
+/// A group's filter expression, type-checked where it is written (and
+/// erased, so that a wrong one is reported there only, not again where it is
+/// applied).
+pub fn filter<F: SseFilter>(filter: F) -> Arc<dyn SseFilter> {
+    Arc::new(filter)
 }
 
 /// `filter` around `handler`, once, when the router is built.
-pub fn wrap(filter: &impl SseFilter, handler: BoxedHandler) -> BoxedHandler {
+pub fn wrap(filter: &Arc<dyn SseFilter>, handler: BoxedHandler) -> BoxedHandler {
     filter.wrap(handler)
 }
 

@@ -1,0 +1,6 @@
+use sse::sse_handler;
+
+#[sse_handler]
+struct Clock;
+
+fn main() {}

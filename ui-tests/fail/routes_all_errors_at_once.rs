@@ -1,0 +1,16 @@
+use sse::{SseHandle, sse_handler, sse_routes};
+
+#[sse_handler]
+async fn room(sse: SseHandle, room: String) {
+    let _ = (sse, room);
+}
+
+fn main() {
+    let _app = sse_routes! {
+        "/rooms/{room" => room,
+        FETCH "/rooms/{room}" => room,
+        "/rooms/{room}" => room,
+        "/rooms/{name}" => room,
+        "/lobby" => room,
+    };
+}

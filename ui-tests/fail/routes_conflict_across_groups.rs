@@ -1,0 +1,15 @@
+use sse::{SseHandle, sse_handler, sse_routes};
+
+#[sse_handler]
+async fn stats(sse: SseHandle) {
+    let _ = sse;
+}
+
+fn main() {
+    let _app = sse_routes! {
+        "/admin/stats" => stats,
+        "/admin" => {
+            "/stats" => stats,
+        },
+    };
+}

@@ -1,0 +1,13 @@
+use sse::{SseHandle, sse_handler, sse_routes};
+
+#[sse_handler]
+async fn clock(sse: SseHandle) {
+    let _ = sse;
+}
+
+fn main() {
+    let _app = sse_routes! {
+        "/clock" => clock
+        "/time" => clock,
+    };
+}
