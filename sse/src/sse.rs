@@ -11,7 +11,7 @@
 //! | the last [`SseHandle`] is dropped (the consumer returned and no spawned task kept a clone) | still delivered, then the stream ends |
 //! | the client goes away (its stream is dropped: the socket closed, reset, or timed out, or the test client closed) | dropped |
 //! | the send queue overflowed under [`SlowConsumerPolicy::Disconnect`] | dropped |
-//! | the server shuts down | dropped after the optional final message |
+//! | the server shuts down | still delivered, then the server's optional final message, then the stream ends (a client that does not read them is cut off at the shutdown deadline) |
 //!
 //! Callbacks registered with [`Sse::on_close`] run exactly once, on the first
 //! of these, whoever caused it; one registered after the close runs at once.
@@ -341,7 +341,7 @@ impl Shared {
         }
     }
 
-    fn on_close(&self, callback: Box<dyn FnOnce() + Send>) {
+    pub(crate) fn on_close(&self, callback: Box<dyn FnOnce() + Send>) {
         let mut state = self.lock();
         if state.close.is_none() {
             state.callbacks.push(callback);
@@ -353,6 +353,13 @@ impl Shared {
 
     /// Closes for `reason` unless already closed; runs the callbacks once.
     pub(crate) fn close(&self, reason: CloseReason) {
+        self.close_with(reason, None);
+    }
+
+    /// Closes like [`close`](Self::close), first queueing `last` past the
+    /// bound (a final message is never refused), under the same lock so that
+    /// nothing is queued after it. The server's shutdown uses this.
+    pub(crate) fn close_with(&self, reason: CloseReason, last: Option<&Frame>) {
         let mut state = self.lock();
         if state.close.is_some() {
             return;
@@ -361,6 +368,10 @@ impl Shared {
         if !reason.delivers_queue() {
             state.queue.clear();
             state.queued_bytes = 0;
+        }
+        if let Some(frame) = last {
+            state.queued_bytes += frame.len();
+            state.queue.push_back(frame.0.clone());
         }
         let callbacks = std::mem::take(&mut state.callbacks);
         let writer = state.writer.take();
