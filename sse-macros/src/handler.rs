@@ -45,13 +45,22 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         ));
     }
     if let Some(token) = &sig.constness {
-        errors.push(syn::Error::new(token.span, "an `#[sse_handler]` fn cannot be `const`"));
+        errors.push(syn::Error::new(
+            token.span,
+            "an `#[sse_handler]` fn cannot be `const`",
+        ));
     }
     if let Some(token) = &sig.unsafety {
-        errors.push(syn::Error::new(token.span, "an `#[sse_handler]` fn cannot be `unsafe`"));
+        errors.push(syn::Error::new(
+            token.span,
+            "an `#[sse_handler]` fn cannot be `unsafe`",
+        ));
     }
     if let Some(abi) = &sig.abi {
-        errors.push(syn::Error::new_spanned(abi, "an `#[sse_handler]` fn cannot have an `extern` ABI"));
+        errors.push(syn::Error::new_spanned(
+            abi,
+            "an `#[sse_handler]` fn cannot have an `extern` ABI",
+        ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.push(syn::Error::new_spanned(
@@ -60,7 +69,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         ));
     }
     if let Some(variadic) = &sig.variadic {
-        errors.push(syn::Error::new_spanned(variadic, "an `#[sse_handler]` fn cannot be variadic"));
+        errors.push(syn::Error::new_spanned(
+            variadic,
+            "an `#[sse_handler]` fn cannot be variadic",
+        ));
     }
 
     let mut inputs = sig.inputs.iter();
@@ -99,7 +111,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             FnArg::Typed(typed) => typed,
         };
         let name = match &*typed.pat {
-            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => Some(pat.ident.clone()),
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                Some(pat.ident.clone())
+            }
             Pat::Wild(_) => None,
             other => {
                 errors.push(pattern_error(other, "a path parameter"));
@@ -201,7 +215,11 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         let ty = &arg.ty;
         match arg.kind {
             ArgKind::PathParam => {
-                let param = arg.name.as_ref().expect("path params are named").to_string();
+                let param = arg
+                    .name
+                    .as_ref()
+                    .expect("path params are named")
+                    .to_string();
                 let type_str = type_string(ty);
                 let read = quote_spanned! {ty.span()=> ::sse::__private::path_param::<#ty> };
                 reads.push(quote! {
@@ -228,7 +246,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         take_request = Some(quote! { let _ = #request; });
     }
 
-    let connection = quote_spanned! {connection_ty.span()=> ::sse::__private::connection_arg::<#connection_ty> };
+    let connection =
+        quote_spanned! {connection_ty.span()=> ::sse::__private::connection_arg::<#connection_ty> };
     // What the body returns is checked at the return type.
     let finish = match &sig.output {
         ReturnType::Default => quote! { ::sse::__private::finish::<()> },
@@ -246,9 +265,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     inner_sig.ident = consumer.clone();
     let block = &function.block;
 
-    let doc_struct = format!(
-        "The path parameters `#[sse_handler] {name_str}` takes, for `sse_routes!`."
-    );
+    let doc_struct =
+        format!("The path parameters `#[sse_handler] {name_str}` takes, for `sse_routes!`.");
     Ok(quote! {
         #(#cfgs)*
         #[doc = #doc_struct]
@@ -294,9 +312,11 @@ fn pattern_error(pat: &Pat, what: &str) -> syn::Error {
 /// The last path segment's name of a type written as a path.
 fn type_name(ty: &Type) -> Option<String> {
     match ty {
-        Type::Path(path) if path.qself.is_none() => {
-            path.path.segments.last().map(|segment| segment.ident.to_string())
-        }
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .segments
+            .last()
+            .map(|segment| segment.ident.to_string()),
         Type::Paren(inner) => type_name(&inner.elem),
         Type::Group(inner) => type_name(&inner.elem),
         _ => None,

@@ -42,12 +42,15 @@ impl Node {
     fn insert(&mut self, segments: &[Segment], route: usize) {
         match segments.split_first() {
             None => self.routes.push(route),
-            Some((Segment::Static(text), rest)) => {
-                self.statics.entry(text.clone()).or_default().insert(rest, route)
-            }
-            Some((Segment::Param(_), rest)) => {
-                self.param.get_or_insert_with(Default::default).insert(rest, route)
-            }
+            Some((Segment::Static(text), rest)) => self
+                .statics
+                .entry(text.clone())
+                .or_default()
+                .insert(rest, route),
+            Some((Segment::Param(_), rest)) => self
+                .param
+                .get_or_insert_with(Default::default)
+                .insert(rest, route),
             Some((Segment::CatchAll(_), _)) => self.catch_all.push(route),
         }
     }
@@ -155,7 +158,10 @@ impl Generator<'_> {
                 let body = if group.len() > 3 {
                     let mut by_first: BTreeMap<u8, Vec<(&String, &Node)>> = BTreeMap::new();
                     for (text, child) in group {
-                        by_first.entry(text.as_bytes()[0]).or_default().push((text, child));
+                        by_first
+                            .entry(text.as_bytes()[0])
+                            .or_default()
+                            .push((text, child));
                     }
                     let first_arms: Vec<TokenStream> = by_first
                         .into_iter()
@@ -239,7 +245,8 @@ impl Generator<'_> {
         self.fns.push(TokenStream::new());
         let index = self.fns.len() - 1;
         let terminal = self.terminal(&node.routes);
-        let has_children = !node.statics.is_empty() || node.param.is_some() || !node.catch_all.is_empty();
+        let has_children =
+            !node.statics.is_empty() || node.param.is_some() || !node.catch_all.is_empty();
         let children = if has_children {
             let children = self.children(node, slot);
             quote! {

@@ -303,7 +303,8 @@ impl Checker {
                     written_as(&earlier.literal, &earlier.template)
                 ),
             };
-            self.errors.push(syn::Error::new(route.literal.span(), message));
+            self.errors
+                .push(syn::Error::new(route.literal.span(), message));
             return;
         }
         self.routes.push(route);
@@ -392,8 +393,14 @@ fn param_checks(routes: &[Route]) -> TokenStream {
         // starts at the path's first token and ends at its last, so that the
         // error underlines the whole handler path (spans cannot be joined on
         // stable).
-        let first = handler_path.segments.first().map_or_else(Span::call_site, |s| s.ident.span());
-        let last = handler_path.segments.last().map_or_else(Span::call_site, |s| s.ident.span());
+        let first = handler_path
+            .segments
+            .first()
+            .map_or_else(Span::call_site, |s| s.ident.span());
+        let last = handler_path
+            .segments
+            .last()
+            .map_or_else(Span::call_site, |s| s.ident.span());
         let panic_path = quote_spanned! {first=> ::core::panic };
         let mut panic_args = proc_macro2::Group::new(
             proc_macro2::Delimiter::Parenthesis,

@@ -125,6 +125,9 @@ where
 /// Reads the path param `name` into a `T`: a value that does not parse is
 /// answered 400 naming the param; a param the route does not bind (the
 /// handler was mounted by hand, unchecked) is a server mistake, answered 500.
+// The refusal is the response itself, built once per refused request; boxing
+// it would only add an allocation on that path.
+#[allow(clippy::result_large_err)]
 pub fn path_param<T: PathParam>(
     request: &Request,
     name: &'static str,

@@ -10,8 +10,8 @@ use sse::filter::{SseFilter, filter_fn};
 use sse::routing::{RawMatch, RouteTable, SseRouter};
 use sse::testing::TestSseClient;
 use sse::{
-    BoxedHandler, Request, RequestExt, SendError, SseHandle, SseMessage, SseResponse,
-    sse_handler, sse_routes,
+    BoxedHandler, Request, RequestExt, SendError, SseHandle, SseMessage, SseResponse, sse_handler,
+    sse_routes,
 };
 
 mod github {
@@ -20,7 +20,8 @@ mod github {
 
 #[sse_handler]
 async fn room(sse: SseHandle, room: String, since: u64) {
-    sse.send(SseMessage::data(format!("{room}:{since}"))).unwrap();
+    sse.send(SseMessage::data(format!("{room}:{since}")))
+        .unwrap();
 }
 
 #[sse_handler]
@@ -42,8 +43,11 @@ mod handlers {
     pub(crate) async fn resume(sse: SseHandle, topic: String, last: LastEventId, request: Request) {
         let id = last.as_deref().unwrap_or("none").to_owned();
         let body = String::from_utf8_lossy(request.body()).into_owned();
-        sse.send(SseMessage::data(format!("{topic} from {id} body={body} {}", request.method())))
-            .unwrap();
+        sse.send(SseMessage::data(format!(
+            "{topic} from {id} body={body} {}",
+            request.method()
+        )))
+        .unwrap();
     }
 }
 
@@ -128,7 +132,10 @@ async fn post_route_gets_the_body_and_last_event_id_typed() {
         Some(SseMessage::data("news from 41 body=prompt POST"))
     );
     let mut response = client.post("/topics/x", "").await;
-    assert_eq!(response.next_message().await, Some(SseMessage::data("x from none body= POST")));
+    assert_eq!(
+        response.next_message().await,
+        Some(SseMessage::data("x from none body= POST"))
+    );
 }
 
 #[tokio::test]
@@ -173,7 +180,9 @@ fn tag(name: &'static str) -> impl SseFilter {
             .get("x-tags")
             .map(|v| format!("{},{name}", v.to_str().unwrap()))
             .unwrap_or_else(|| name.to_owned());
-        response.headers_mut().insert("x-tags", seen.parse().unwrap());
+        response
+            .headers_mut()
+            .insert("x-tags", seen.parse().unwrap());
         response
     })
 }
@@ -211,7 +220,10 @@ async fn nested_groups_carry_filters_applied_once_at_construction() {
     let mut response = client.request(request("/admin/rooms/r1/since/9")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-tags"], "route");
-    assert_eq!(response.next_message().await, Some(SseMessage::data("r1:9")));
+    assert_eq!(
+        response.next_message().await,
+        Some(SseMessage::data("r1:9"))
+    );
     assert_eq!(client.request(request("/admin")).await.status(), 200);
     // The inner filter answers first, so the outer one sees its tag.
     let response = client.get("/tagged/x").await;
@@ -219,7 +231,11 @@ async fn nested_groups_carry_filters_applied_once_at_construction() {
     for _ in 0..3 {
         client.request(request("/admin/stats")).await;
     }
-    assert_eq!(wrapped.load(Ordering::SeqCst), 3, "never wrapped per request");
+    assert_eq!(
+        wrapped.load(Ordering::SeqCst),
+        3,
+        "never wrapped per request"
+    );
 }
 
 #[tokio::test]
@@ -245,7 +261,10 @@ async fn closures_and_other_expressions_read_params_by_name() {
     let mut response = client.get("/filtered/a/1").await;
     assert_eq!(response.headers()["x-tags"], "direct");
     assert_eq!(response.next_message().await, Some(SseMessage::data("a:1")));
-    assert_eq!(client.get("/route-filter").await.headers()["x-tags"], "on-route");
+    assert_eq!(
+        client.get("/route-filter").await.headers()["x-tags"],
+        "on-route"
+    );
 }
 
 #[tokio::test]
@@ -261,7 +280,10 @@ async fn generated_routers_compose_like_any_router() {
     assert_eq!(response.headers()["x-tags"], "all");
     assert_eq!(response.next_message().await, Some(SseMessage::data("r:3")));
     let router = sse_routes! { "/a" => clock }.or(sse_routes! { POST "/a" => clock });
-    assert_eq!(TestSseClient::new(router).post("/a", "").await.status(), 200);
+    assert_eq!(
+        TestSseClient::new(router).post("/a", "").await.status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -307,19 +329,32 @@ fn route_table_metadata_and_raw_lookup() {
         RawMatch::MethodNotMatched(allowed) => assert_eq!(allowed.to_vec(), [Method::POST]),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(router.lookup(&Method::GET, "rooms"), RawMatch::Unmatched));
+    assert!(matches!(
+        router.lookup(&Method::GET, "rooms"),
+        RawMatch::Unmatched
+    ));
     let custom = Method::from_bytes(b"PURGE").unwrap();
-    assert!(matches!(router.lookup(&custom, "/files/x"), RawMatch::MethodNotMatched(_)));
+    assert!(matches!(
+        router.lookup(&custom, "/files/x"),
+        RawMatch::MethodNotMatched(_)
+    ));
 }
 
 #[test]
 fn github_route_set_matches_every_path_to_its_route() {
     let router = github::github_router();
     assert_eq!(router.routes().len(), 130);
-    for (index, (route, path)) in github::GITHUB_ROUTES.iter().zip(github::GITHUB_PATHS).enumerate() {
+    for (index, (route, path)) in github::GITHUB_ROUTES
+        .iter()
+        .zip(github::GITHUB_PATHS)
+        .enumerate()
+    {
         assert_eq!(router.routes()[index].path, *route);
         match router.lookup(&Method::GET, path) {
-            RawMatch::Found { route: found, params } => {
+            RawMatch::Found {
+                route: found,
+                params,
+            } => {
                 assert_eq!(found, index, "{path}");
                 assert_eq!(params.as_ref(), router.routes()[index].params, "{path}");
             }
@@ -332,13 +367,19 @@ fn github_route_set_matches_every_path_to_its_route() {
     }
     // Values that are not the param names still pick the most specific route.
     let cases = [
-        ("/repos/tokio/axum/stats/punch_card", Some("/repos/{p1}/{p2}/stats/punch_card")),
+        (
+            "/repos/tokio/axum/stats/punch_card",
+            Some("/repos/{p1}/{p2}/stats/punch_card"),
+        ),
         ("/repos/tokio/axum/stats", None),
         ("/user/keys/7", Some("/user/keys/{p1}")),
         ("/users/keys", Some("/users/{p1}")),
         ("/user", Some("/user")),
         ("/users", Some("/users")),
-        ("/legacy/issues/search/a/b/c/d", Some("/legacy/issues/search/{p1}/{p2}/{p3}/{p4}")),
+        (
+            "/legacy/issues/search/a/b/c/d",
+            Some("/legacy/issues/search/{p1}/{p2}/{p3}/{p4}"),
+        ),
     ];
     for (path, expected) in cases {
         match (router.match_route(&Method::GET, path), expected) {
@@ -349,7 +390,10 @@ fn github_route_set_matches_every_path_to_its_route() {
             (other, _) => panic!("{path}: {other:?}"),
         }
     }
-    assert!(matches!(router.lookup(&Method::GET, "/repos/a/b/milestones/"), RawMatch::Unmatched));
+    assert!(matches!(
+        router.lookup(&Method::GET, "/repos/a/b/milestones/"),
+        RawMatch::Unmatched
+    ));
     assert!(matches!(
         router.lookup(&Method::POST, "/user"),
         RawMatch::MethodNotMatched(_)

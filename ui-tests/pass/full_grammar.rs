@@ -108,20 +108,37 @@ fn main() {
         r"/raw" => (clock),
     };
     assert_eq!(app.routes().len(), 20);
-    assert!(matches!(app.lookup(&Method::GET, "/admin/rooms/r/since/1"), RawMatch::Found { .. }));
-    assert!(app.match_route(&Method::POST, "/v1/gpt/completions").is_matched());
+    assert!(matches!(
+        app.lookup(&Method::GET, "/admin/rooms/r/since/1"),
+        RawMatch::Found { .. }
+    ));
+    assert!(
+        app.match_route(&Method::POST, "/v1/gpt/completions")
+            .is_matched()
+    );
 
     let empty = sse_routes! {};
-    assert!(matches!(empty.lookup(&Method::GET, "/"), RawMatch::Unmatched));
+    assert!(matches!(
+        empty.lookup(&Method::GET, "/"),
+        RawMatch::Unmatched
+    ));
 
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let client = TestSseClient::new(app);
         let mut response = client.get("/rooms/lobby/since/3").await;
-        assert_eq!(response.next_message().await, Some(SseMessage::data("lobby 3")));
+        assert_eq!(
+            response.next_message().await,
+            Some(SseMessage::data("lobby 3"))
+        );
         assert_eq!(client.get("/admin/stats").await.status(), 401);
         let mut response = client.post("/v1/m/completions", "hi").await;
-        assert_eq!(response.next_message().await, Some(SseMessage::data("m! hi 0")));
+        assert_eq!(
+            response.next_message().await,
+            Some(SseMessage::data("m! hi 0"))
+        );
         assert_eq!(client.get("/rooms/lobby/since/x").await.status(), 400);
     });
 }
