@@ -92,7 +92,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
 
 pub use config::ServerConfig;
@@ -588,7 +588,12 @@ fn accept(
         Err(_) => match state.rejecting.clone().try_acquire_owned() {
             Ok(permit) => {
                 tracing::debug!(%peer, "too many connections; answering 503");
-                connections.spawn(reject_connection(state.clone(), stream, permit));
+                connections.spawn(reject_connection(
+                    state.clone(),
+                    stream,
+                    stopping.clone(),
+                    permit,
+                ));
             }
             Err(_) => tracing::debug!(%peer, "too many connections; closing without an answer"),
         },
@@ -666,26 +671,48 @@ async fn serve_connection(
     }
 }
 
-/// Answers every request on an over-limit connection with `503` and
-/// `Retry-After`, then closes it.
+/// Answers an over-limit connection's request with `503` and
+/// `Retry-After`, then closes it; dropped at once if the server shuts down.
 async fn reject_connection(
     state: Arc<ServerState>,
     stream: TcpStream,
+    mut stopping: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
     let retry_after = HeaderValue::from(state.config.retry_after_secs());
-    let service = service_fn(move |_request: http::Request<Incoming>| {
-        let mut response = plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many connections; retry later",
-        );
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, retry_after.clone());
-        async move { Ok::<_, Infallible>(response) }
-    });
+    let answered = Arc::new(Notify::new());
+    let service = {
+        let answered = answered.clone();
+        service_fn(move |_request: http::Request<Incoming>| {
+            answered.notify_one();
+            let mut response = plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many connections; retry later",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, retry_after.clone());
+            async move { Ok::<_, Infallible>(response) }
+        })
+    };
     let connection = state.reject.serve_connection(TokioIo::new(stream), service);
-    // HTTP/2 connections have no keep-alive switch: bound the whole exchange.
-    let limit = state.config.header_read_timeout + Duration::from_secs(1);
-    let _ = tokio::time::timeout(limit, connection).await;
+    tokio::pin!(connection);
+    // A client that never sends its request is not waited for long.
+    let give_up = tokio::time::sleep(state.config.header_read_timeout + Duration::from_secs(1));
+    tokio::pin!(give_up);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            () = &mut give_up => return,
+            _ = stopping.changed() => return,
+            // HTTP/1.1 closes after one answer (keep-alive is off); HTTP/2
+            // has no such switch: a GOAWAY lets this request finish and no
+            // other start.
+            () = answered.notified(), if !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
 }

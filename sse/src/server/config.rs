@@ -66,6 +66,14 @@ pub struct ServerConfig {
     /// vanished client is noticed within one keep-alive interval plus a
     /// second. `None` leaves the kernel default (about 15 minutes). Ignored
     /// where the platform has no such option.
+    ///
+    /// Linux applies the same timeout to a peer whose receive window stays
+    /// shut (a client that stopped reading while its socket buffers are
+    /// full): it is cut off too. That agrees with the default
+    /// [`SlowConsumerPolicy::Disconnect`]; with
+    /// [`SlowConsumerPolicy::DropMessage`], where a stalled client should
+    /// keep its stream, raise this to how long a client may stall (or set
+    /// `None`), at the cost of noticing vanished clients that much later.
     pub tcp_user_timeout: Option<Duration>,
     /// How long a graceful shutdown waits for connections to finish after
     /// every stream was closed; what is left then is dropped.

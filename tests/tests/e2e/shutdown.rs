@@ -122,6 +122,9 @@ async fn a_client_that_never_reads_is_dropped_at_the_deadline() {
         .await
         .shutdown_message(SseMessage::data("bye"))
         .shutdown_deadline(DEADLINE)
+        // Otherwise the kernel may cut the stalled client off first (its
+        // receive window stays shut), and the deadline would go untested.
+        .tcp_user_timeout(None)
         .spawn(router);
     let addr = server.local_addr();
 
