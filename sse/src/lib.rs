@@ -38,6 +38,7 @@ pub use handler::{
 };
 pub use message::{SseEvent, SseMessage};
 pub use routing::{SseRouter, SseRouterMatch};
+pub use server::{Server, ServerConfig, ServerHandle, SseService};
 pub use sse::{Frame, SendError, SlowConsumerPolicy, Sse, SseHandle, StreamConfig};
 pub use testing::TestSseClient;
 

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use sse::server::Server;
 use sse::{Request, SseHandle, SseResponse};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// How long any single wait in these tests may take before it counts as a
 /// failure. Generous, because CI machines are shared; the waits themselves
@@ -96,6 +97,17 @@ pub enum Seen {
 pub struct Probe {
     tx: mpsc::UnboundedSender<(Seen, Instant)>,
     rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<(Seen, Instant)>>>,
+    dropped: Arc<(AtomicUsize, Notify)>,
+}
+
+/// Counts a consumer future as dropped when it is.
+struct DropSignal(Arc<(AtomicUsize, Notify)>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        self.0.0.fetch_add(1, Ordering::SeqCst);
+        self.0.1.notify_waiters();
+    }
 }
 
 impl Default for Probe {
@@ -111,6 +123,7 @@ impl Probe {
         Probe {
             tx,
             rx: Arc::new(tokio::sync::Mutex::new(rx)),
+            dropped: Arc::default(),
         }
     }
 
@@ -124,7 +137,8 @@ impl Probe {
     }
 
     /// A handler whose streams are watched and then stay open, sending
-    /// nothing, until the connection closes.
+    /// nothing, until the connection closes; its consumers' futures count
+    /// as dropped (see [`Probe::consumers_dropped`]) when they are.
     pub fn silent_handler(
         &self,
     ) -> impl Fn(Request) -> std::future::Ready<SseResponse> + Send + Sync + 'static {
@@ -132,10 +146,28 @@ impl Probe {
         move |_request: Request| {
             let probe = probe.clone();
             std::future::ready(SseResponse::ok(move |sse: SseHandle| async move {
+                let _signal = DropSignal(probe.dropped.clone());
                 probe.watch(&sse);
                 std::future::pending::<()>().await;
             }))
         }
+    }
+
+    /// Waits until `count` consumer futures of [`Probe::silent_handler`]
+    /// have been dropped (they never return, so only a close drops them).
+    pub async fn consumers_dropped(&self, count: usize) {
+        within(&format!("{count} consumer futures to be dropped"), async {
+            loop {
+                let notified = self.dropped.1.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.dropped.0.load(Ordering::SeqCst) >= count {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
     }
 
     /// Waits for the next thing seen; fails the test if it is not `what`.

@@ -37,6 +37,7 @@ async fn a_clean_close_runs_on_close_at_once() {
         "noticed after {:?}",
         closed - gone
     );
+    probe.consumers_dropped(1).await;
     assert_eq!(wait_for_no_streams(&server).await, 0);
     server.shutdown().await;
 }
@@ -56,6 +57,7 @@ async fn a_reset_runs_on_close_at_once() {
         "noticed after {:?}",
         closed - gone
     );
+    probe.consumers_dropped(1).await;
     server.shutdown().await;
 }
 
@@ -83,6 +85,7 @@ async fn an_h2_stream_reset_by_the_client_runs_on_close() {
         "noticed after {:?}",
         closed - gone
     );
+    probe.consumers_dropped(1).await;
     server.shutdown().await;
 }
 
@@ -132,6 +135,7 @@ fn a_vanished_client_is_noticed_within_one_keep_alive_plus_a_second() {
         let vanished = Instant::now();
         let closed = probe.expect(Seen::Closed).await;
         let noticed = closed - vanished;
+        probe.consumers_dropped(1).await;
         // `client` is still open here: it never closed or reset anything.
         drop(client);
         server.shutdown().await;

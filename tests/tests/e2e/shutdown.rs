@@ -58,6 +58,7 @@ async fn shutdown_with_hundreds_of_open_streams_closes_each_and_finishes() {
     for _ in 0..H1_STREAMS + H2_STREAMS {
         probe.expect(Seen::Closed).await;
     }
+    probe.consumers_dropped(H1_STREAMS + H2_STREAMS).await;
 
     // Every client got the final message, then the end of its stream.
     join_all(h1_clients.into_iter().map(|mut client| async move {
