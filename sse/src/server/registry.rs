@@ -46,7 +46,11 @@ impl Registry {
         // Registered outside the lock: on an already closed stream the
         // callback runs at once and takes the lock itself.
         let registry = Arc::downgrade(self);
+        let stream = Arc::downgrade(shared);
         shared.on_close(Box::new(move || {
+            if let Some(stream) = stream.upgrade() {
+                tracing::debug!(reason = ?stream.close_reason(), "SSE stream closed");
+            }
             if let Some(registry) = registry.upgrade() {
                 registry.lock().streams.remove(&id);
             }
