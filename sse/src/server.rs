@@ -337,7 +337,7 @@ impl Server {
             },
             fallback: self.fallback,
             registry: Arc::new(Registry::default()),
-            slots: Arc::new(Semaphore::new(config.max_connections)),
+            slots: Arc::new(Semaphore::new(config.connection_slots())),
             rejecting: Arc::new(Semaphore::new(MAX_REJECTING)),
             builder,
             reject,
@@ -426,7 +426,7 @@ struct ServerState {
 
 impl ServerState {
     fn open_connections(&self) -> usize {
-        self.config.max_connections - self.slots.available_permits()
+        self.config.connection_slots() - self.slots.available_permits()
     }
 
     /// Answers one request.

@@ -110,6 +110,12 @@ impl ServerConfig {
         self.max_request_header_bytes.max(MIN_HEADER_BYTES)
     }
 
+    /// The connection limit as a semaphore can hold it (a larger one is no
+    /// limit in practice).
+    pub(crate) fn connection_slots(&self) -> usize {
+        self.max_connections.min(tokio::sync::Semaphore::MAX_PERMITS)
+    }
+
     /// The `Retry-After` value in whole seconds.
     pub(crate) fn retry_after_secs(&self) -> u64 {
         self.overload_retry_after.as_secs().max(1)
