@@ -300,21 +300,18 @@ where
                 }
                 response.map_consumer(move |consumer| {
                     Box::new(move |sse: SseHandle| {
-                        let counted = Arc::new(CountingSse {
-                            inner: sse,
-                            messages: AtomicU64::new(0),
-                            bytes: AtomicU64::new(0),
-                        });
-                        let weak = Arc::downgrade(&counted);
-                        counted.inner.on_close(Box::new(move || {
+                        let counters = Arc::new(Counters::default());
+                        let totals = counters.clone();
+                        sse.on_close(Box::new(move || {
                             tx.duration = started.elapsed();
-                            if let Some(counted) = weak.upgrade() {
-                                tx.messages = counted.messages.load(Ordering::Relaxed);
-                                tx.bytes = counted.bytes.load(Ordering::Relaxed);
-                            }
+                            tx.messages = totals.messages.load(Ordering::Relaxed);
+                            tx.bytes = totals.bytes.load(Ordering::Relaxed);
                             on_transaction(tx);
                         }));
-                        consumer.consume(counted)
+                        consumer.consume(Arc::new(CountingSse {
+                            inner: sse,
+                            counters,
+                        }))
                     })
                 })
             }
@@ -325,14 +322,20 @@ where
 /// Counts what is queued through it.
 struct CountingSse {
     inner: SseHandle,
+    counters: Arc<Counters>,
+}
+
+/// Shared with the `on_close` callback, which outlives the wrapper.
+#[derive(Default)]
+struct Counters {
     messages: AtomicU64,
     bytes: AtomicU64,
 }
 
 impl CountingSse {
     fn count(&self, len: usize) {
-        self.messages.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(len as u64, Ordering::Relaxed);
+        self.counters.messages.fetch_add(1, Ordering::Relaxed);
+        self.counters.bytes.fetch_add(len as u64, Ordering::Relaxed);
     }
 }
 

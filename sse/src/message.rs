@@ -299,18 +299,15 @@ impl SseMessage {
                 write_data(buf, event.data());
             }
             SseMessage::Retry(delay) => write_retry(buf, *delay),
-            SseMessage::Ping => buf.put_slice(b":"),
+            SseMessage::Ping => buf.put_slice(b":\n"),
             SseMessage::Comment(text) => {
-                for (i, line) in lines(text.as_str()).enumerate() {
-                    if i > 0 {
-                        buf.put_u8(b'\n');
-                    }
-                    buf.put_slice(b": ");
-                    buf.put_slice(line.as_bytes());
+                for line in lines(text.as_str()) {
+                    write_field(buf, "", line);
                 }
             }
         }
-        buf.put_slice(b"\n\n");
+        // The blank line that ends (and dispatches) the message.
+        buf.put_u8(b'\n');
     }
 
     fn encoded_len_hint(&self) -> usize {
@@ -390,24 +387,17 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 fn write_data(buf: &mut BytesMut, data: &str) {
-    for (i, line) in lines(data).enumerate() {
-        if i > 0 {
-            buf.put_u8(b'\n');
-        }
-        write_value(buf, "data", line);
+    for line in lines(data) {
+        write_field(buf, "data", line);
     }
-    buf.put_u8(b'\n');
 }
 
+/// One `name: value` line; the empty name makes a comment line.
 fn write_field(buf: &mut BytesMut, name: &str, value: &str) {
-    write_value(buf, name, value);
-    buf.put_u8(b'\n');
-}
-
-fn write_value(buf: &mut BytesMut, name: &str, value: &str) {
     buf.put_slice(name.as_bytes());
     buf.put_slice(b": ");
     buf.put_slice(value.as_bytes());
+    buf.put_u8(b'\n');
 }
 
 fn write_retry(buf: &mut BytesMut, delay: Duration) {
