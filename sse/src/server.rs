@@ -2,19 +2,21 @@
 //! prior knowledge) on one port.
 //!
 //! ```no_run
-//! use sse::routing::DynamicRouter;
-//! use sse::server::Server;
-//! use sse::{Request, SseHandle, SseMessage, SseResponse};
+//! use sse::{Request, Server, SseHandle, SseMessage, SseResponse, routing::DynamicRouter};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let hello = |_request: Request| async {
+//!     let clock = |_request: Request| async {
 //!         SseResponse::ok(|sse: SseHandle| async move {
-//!             let _ = sse.send(SseMessage::data("hello"));
+//!             for tick in 0u64.. {
+//!                 if sse.send(SseMessage::data(tick.to_string())).is_err() { break }
+//!                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+//!             }
 //!         })
 //!     };
-//!     let router = DynamicRouter::new().get("/hello", hello)?;
-//!     Server::bind("127.0.0.1:8080").await?.serve(router).await; // until Ctrl-C or SIGTERM
+//!     let router = DynamicRouter::new().get("/clock", clock)?;
+//!     // Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+//!     Server::bind("0.0.0.0:8080").await?.serve(router).await;
 //!     Ok(())
 //! }
 //! ```
