@@ -113,7 +113,8 @@ impl ServerConfig {
     /// The connection limit as a semaphore can hold it (a larger one is no
     /// limit in practice).
     pub(crate) fn connection_slots(&self) -> usize {
-        self.max_connections.min(tokio::sync::Semaphore::MAX_PERMITS)
+        self.max_connections
+            .min(tokio::sync::Semaphore::MAX_PERMITS)
     }
 
     /// The `Retry-After` value in whole seconds.
