@@ -281,7 +281,9 @@ impl Template {
                 return Err(TemplateError::CatchAllNotLast(segment.to_string()));
             }
             if let Some(name) = segment.param_name()
-                && self.segments[..i].iter().any(|s| s.param_name() == Some(name))
+                && self.segments[..i]
+                    .iter()
+                    .any(|s| s.param_name() == Some(name))
             {
                 return Err(TemplateError::DuplicateParam(name.to_owned()));
             }
@@ -533,9 +535,9 @@ pub fn is_identifier(name: &str) -> bool {
 const KEYWORDS: &[&str] = &[
     "Self", "abstract", "as", "async", "await", "become", "box", "break", "const", "continue",
     "crate", "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if",
-    "impl", "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv",
-    "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true", "try", "type",
-    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+    "impl", "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub",
+    "ref", "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
 /// A parameter value that is not valid once percent-decoded.

@@ -74,7 +74,10 @@ fn match_prefix<'p>(template: &Template, path: &'p str) -> Option<(&'p str, Vec<
 /// several words, and none of the `Debug` spelling of the variant.
 fn assert_plain_words(message: &str, debug: &str, context: &str) {
     assert!(!message.is_empty(), "{context}: empty message");
-    assert!(!message.contains('\n'), "{context}: multi-line message {message:?}");
+    assert!(
+        !message.contains('\n'),
+        "{context}: multi-line message {message:?}"
+    );
     assert!(
         message.starts_with(|c: char| c.is_ascii_lowercase()),
         "{context}: message should start with a lowercase word: {message:?}"
@@ -139,7 +142,11 @@ fn parse_valid() {
     ];
     for (source, segments, names) in cases {
         let template = t(source);
-        assert_eq!(template.segments(), segments.as_slice(), "segments of {source:?}");
+        assert_eq!(
+            template.segments(),
+            segments.as_slice(),
+            "segments of {source:?}"
+        );
         assert_eq!(
             template.param_names().collect::<Vec<_>>(),
             names,
@@ -159,7 +166,11 @@ fn parse_valid() {
         );
         // Segment Display rebuilds the source.
         let rebuilt: String = segments.iter().map(|s| format!("/{s}")).collect();
-        let rebuilt = if rebuilt.is_empty() { "/".to_owned() } else { rebuilt };
+        let rebuilt = if rebuilt.is_empty() {
+            "/".to_owned()
+        } else {
+            rebuilt
+        };
         assert_eq!(rebuilt, source, "segment Display of {source:?}");
         // Kinds and names agree with the variants.
         for segment in &segments {
@@ -186,7 +197,11 @@ fn identifiers() {
         ("a b", false), (" a", false), ("café", false), ("a*", false), ("r#type", false),
     ];
     for &(name, expected) in cases {
-        assert_eq!(sse_path::is_identifier(name), expected, "is_identifier({name:?})");
+        assert_eq!(
+            sse_path::is_identifier(name),
+            expected,
+            "is_identifier({name:?})"
+        );
         // The parser accepts exactly the identifiers as names.
         let parsed = Template::parse(&format!("/{{{name}}}"));
         match (expected, parsed) {
@@ -326,7 +341,11 @@ fn parse_errors() {
     for (source, expected) in cases {
         let got = Template::parse(source);
         assert_eq!(got.as_ref(), Err(&expected), "parse({source:?})");
-        assert_eq!(source.parse::<Template>(), Err(expected.clone()), "FromStr {source:?}");
+        assert_eq!(
+            source.parse::<Template>(),
+            Err(expected.clone()),
+            "FromStr {source:?}"
+        );
         let message = expected.to_string();
         assert_plain_words(&message, &format!("{expected:?}"), source);
     }
@@ -467,12 +486,24 @@ fn match_path_table() {
 
     for (source, path, expected) in cases {
         let template = t(source);
-        assert_eq!(match_path(&template, path), expected, "{source} over {path:?}");
+        assert_eq!(
+            match_path(&template, path),
+            expected,
+            "{source} over {path:?}"
+        );
         // Matching into an empty vector gives the same answer.
         let mut fresh = Vec::new();
         let matched = template.match_path(path, &mut fresh);
-        assert_eq!(matched, expected.is_some(), "{source} over {path:?} (fresh)");
-        assert_eq!(fresh, expected.unwrap_or_default(), "{source} over {path:?} (fresh)");
+        assert_eq!(
+            matched,
+            expected.is_some(),
+            "{source} over {path:?} (fresh)"
+        );
+        assert_eq!(
+            fresh,
+            expected.unwrap_or_default(),
+            "{source} over {path:?} (fresh)"
+        );
     }
 }
 
@@ -532,7 +563,11 @@ fn match_prefix_table() {
 
     for (source, path, expected) in cases {
         let template = t(source);
-        assert_eq!(match_prefix(&template, path), expected, "{source} prefix of {path:?}");
+        assert_eq!(
+            match_prefix(&template, path),
+            expected,
+            "{source} prefix of {path:?}"
+        );
     }
 }
 
@@ -564,7 +599,11 @@ fn rank_table() {
         let (ra, rb) = (t(a).rank(), t(b).rank());
         assert_eq!(ra.cmp(&rb), expected, "rank({a}) vs rank({b})");
         assert_eq!(rb.cmp(&ra), expected.reverse(), "rank({b}) vs rank({a})");
-        assert_eq!(ra.partial_cmp(&rb), Some(expected), "partial_cmp {a} vs {b}");
+        assert_eq!(
+            ra.partial_cmp(&rb),
+            Some(expected),
+            "partial_cmp {a} vs {b}"
+        );
     }
 }
 
@@ -881,16 +920,11 @@ fn template(prefix: char) -> impl Strategy<Value = Template> {
 /// `a`, `b`, `%41`, empty and `..`; sometimes a raw token soup (no leading
 /// slash, doubled slashes, ...).
 fn request_path() -> impl Strategy<Value = String> {
-    let segments = prop::collection::vec(
-        prop::sample::select(vec!["a", "b", "%41", "", ".."]),
-        0..6,
-    )
-    .prop_map(|segments| format!("/{}", segments.join("/")));
-    let soup = prop::collection::vec(
-        prop::sample::select(vec!["/", "a", "b", "%41", ".."]),
-        0..8,
-    )
-    .prop_map(|tokens| tokens.concat());
+    let segments =
+        prop::collection::vec(prop::sample::select(vec!["a", "b", "%41", "", ".."]), 0..6)
+            .prop_map(|segments| format!("/{}", segments.join("/")));
+    let soup = prop::collection::vec(prop::sample::select(vec!["/", "a", "b", "%41", ".."]), 0..8)
+        .prop_map(|tokens| tokens.concat());
     prop_oneof![4 => segments, 1 => soup]
 }
 
@@ -898,7 +932,10 @@ fn request_path() -> impl Strategy<Value = String> {
 /// drawn independently from `a` and `b`, param names differ.
 fn twin_templates() -> impl Strategy<Value = (Template, Template)> {
     let segment = prop_oneof![
-        (prop::sample::select(vec!["a", "b"]), prop::sample::select(vec!["a", "b"]))
+        (
+            prop::sample::select(vec!["a", "b"]),
+            prop::sample::select(vec!["a", "b"])
+        )
             .prop_map(|(x, y)| Some((x, y))),
         Just(None),
     ];

@@ -195,7 +195,10 @@ impl SseFilter for CatchPanics {
                             panic = %panic_message(&panic),
                             "SSE handler panicked; answering 500"
                         );
-                        SseResponse::refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+                        SseResponse::refuse(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "internal server error",
+                        )
                     }
                 }
             }
@@ -418,9 +421,7 @@ impl SseFilter for Cors {
         let cors = self.clone();
         Arc::new(move |request: Request| {
             let origin = request.headers().get(ORIGIN).cloned();
-            let allowed = origin
-                .as_ref()
-                .map(|origin| cors.origins.contains(origin));
+            let allowed = origin.as_ref().map(|origin| cors.origins.contains(origin));
             let response = match allowed {
                 Some(false) => None,
                 _ => Some(next.handle(request)),
@@ -489,7 +490,9 @@ where
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| {
                     let (scheme, token) = value.split_once(' ')?;
-                    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+                    scheme
+                        .eq_ignore_ascii_case("bearer")
+                        .then(|| token.trim().to_owned())
                 });
             let check = check.clone();
             let challenge = challenge.clone();
@@ -502,8 +505,11 @@ where
                 if valid {
                     next.handle(request).await
                 } else {
-                    SseResponse::refuse(StatusCode::UNAUTHORIZED, "a valid bearer token is required")
-                        .with_header(http::header::WWW_AUTHENTICATE, challenge)
+                    SseResponse::refuse(
+                        StatusCode::UNAUTHORIZED,
+                        "a valid bearer token is required",
+                    )
+                    .with_header(http::header::WWW_AUTHENTICATE, challenge)
                 }
             }
         })

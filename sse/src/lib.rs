@@ -42,5 +42,10 @@ pub use server::{Server, ServerConfig, ServerHandle, SseService};
 pub use sse::{Frame, SendError, SlowConsumerPolicy, Sse, SseHandle, StreamConfig};
 pub use testing::TestSseClient;
 
+// The README's examples are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}
+
 /// Re-exported so users (and generated code) name one crate.
 pub use http;

@@ -242,7 +242,11 @@ impl SseMessage {
     /// Binary data, base64-encoded (standard alphabet, padded), as http4k's
     /// `SseMessage.Data(ByteArray)` does: SSE is a text protocol.
     pub fn bytes(data: impl AsRef<[u8]>) -> Self {
-        SseMessage::Data(base64::engine::general_purpose::STANDARD.encode(data).into())
+        SseMessage::Data(
+            base64::engine::general_purpose::STANDARD
+                .encode(data)
+                .into(),
+        )
     }
 
     /// A named event; fails if the name holds CR or LF.
@@ -313,7 +317,9 @@ impl SseMessage {
     fn encoded_len_hint(&self) -> usize {
         let text = match self {
             SseMessage::Data(t) | SseMessage::Comment(t) => t.0.len(),
-            SseMessage::Event(e) => e.name.0.len() + e.data.0.len() + e.id.as_ref().map_or(0, |i| i.0.len()) + 40,
+            SseMessage::Event(e) => {
+                e.name.0.len() + e.data.0.len() + e.id.as_ref().map_or(0, |i| i.0.len()) + 40
+            }
             SseMessage::Retry(_) | SseMessage::Ping => 0,
         };
         text + 32
@@ -374,7 +380,11 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
         let current = rest?;
         match current.find(['\r', '\n']) {
             Some(at) => {
-                let skip = if current[at..].starts_with("\r\n") { 2 } else { 1 };
+                let skip = if current[at..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
                 rest = Some(&current[at + skip..]);
                 Some(&current[..at])
             }
@@ -431,10 +441,7 @@ mod tests {
                 "event: tick\ndata: 1\n\n",
             ),
             (
-                SseMessage::event("tick", "")
-                    .unwrap()
-                    .with_id("")
-                    .unwrap(),
+                SseMessage::event("tick", "").unwrap().with_id("").unwrap(),
                 "event: tick\nid: \ndata: \n\n",
             ),
             (
@@ -446,7 +453,10 @@ mod tests {
                     .into(),
                 "event: e\nid: 7\nretry: 1500\ndata: x\n\n",
             ),
-            (SseMessage::data("x").with_id("1").unwrap(), "event: message\nid: 1\ndata: x\n\n"),
+            (
+                SseMessage::data("x").with_id("1").unwrap(),
+                "event: message\nid: 1\ndata: x\n\n",
+            ),
             (SseMessage::retry(Duration::from_secs(3)), "retry: 3000\n\n"),
             (SseMessage::Ping, ":\n\n"),
             (SseMessage::comment("hi"), ": hi\n\n"),
@@ -496,7 +506,10 @@ mod tests {
             text: &'a str,
         }
         let message = SseMessage::json_event("token", &Token { text: "a\nb" }).unwrap();
-        assert_eq!(wire(&message), "event: token\ndata: {\"text\":\"a\\nb\"}\n\n");
+        assert_eq!(
+            wire(&message),
+            "event: token\ndata: {\"text\":\"a\\nb\"}\n\n"
+        );
         assert_eq!(wire(&SseMessage::json(&[1, 2]).unwrap()), "data: [1,2]\n\n");
     }
 }

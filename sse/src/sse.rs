@@ -266,7 +266,9 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic never happens while the lock is held (callbacks run after
         // it is released), so poisoning carries no broken invariant.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -284,8 +286,8 @@ impl Shared {
         if state.close.is_some() {
             return Err(SendError::Closed);
         }
-        let fits = state.queue.is_empty()
-            || state.queued_bytes + frame.len() <= self.config.queue_bytes;
+        let fits =
+            state.queue.is_empty() || state.queued_bytes + frame.len() <= self.config.queue_bytes;
         if !fits {
             return Ok(false);
         }
@@ -399,7 +401,11 @@ impl Shared {
         if state.close.is_some() {
             return Poll::Ready(None);
         }
-        if !state.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        if !state
+            .writer
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
             state.writer = Some(cx.waker().clone());
         }
         Poll::Pending

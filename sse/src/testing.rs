@@ -117,17 +117,21 @@ impl TestSseClient {
                 route: Arc::from("/{*any}"),
                 params: crate::handler::PathParams::new(),
             }),
-            Target::Router(router) => match router.match_route(request.method(), request.uri().path()) {
-                SseRouterMatch::Matched(found) => Ok(found),
-                SseRouterMatch::MethodNotMatched { allowed } => Err(allowed),
-                SseRouterMatch::Unmatched => Err(Vec::new()),
-            },
+            Target::Router(router) => {
+                match router.match_route(request.method(), request.uri().path()) {
+                    SseRouterMatch::Matched(found) => Ok(found),
+                    SseRouterMatch::MethodNotMatched { allowed } => Err(allowed),
+                    SseRouterMatch::Unmatched => Err(Vec::new()),
+                }
+            }
         };
         let response = match found {
             Ok(found) => match serve_match(found, request, &self.config).await {
                 Ok(response) => response,
                 // Not handled, and there is no fallback in memory.
-                Err(request) => crate::body::into_http_response(request, unrouted_response(&[]), &self.config),
+                Err(request) => {
+                    crate::body::into_http_response(request, unrouted_response(&[]), &self.config)
+                }
             },
             Err(allowed) => {
                 crate::body::into_http_response(request, unrouted_response(&allowed), &self.config)
@@ -339,7 +343,9 @@ impl SseParser {
                 let mut message = SseEvent::new(event.unwrap_or_else(|| "message".into()), data)
                     .expect("a parsed line holds no line break");
                 if let Some(id) = id {
-                    message = message.with_id(id).expect("a parsed line holds no line break");
+                    message = message
+                        .with_id(id)
+                        .expect("a parsed line holds no line break");
                 }
                 if let Some(retry) = retry {
                     message = message.with_retry(retry);

@@ -95,7 +95,12 @@ async fn close_delivers_what_is_queued_then_ends_and_later_sends_fail() {
             let after = sse.send(data("c"));
             let after_wait = sse.send_wait(data("d")).await;
             result_tx
-                .send((after, after_wait, sse.is_closed(), closes.load(Ordering::SeqCst)))
+                .send((
+                    after,
+                    after_wait,
+                    sse.is_closed(),
+                    closes.load(Ordering::SeqCst),
+                ))
                 .unwrap();
             // Keep the handle past the close: the stream must end anyway.
             std::future::pending::<()>().await;
@@ -138,7 +143,11 @@ async fn a_client_going_away_runs_on_close_once_and_drops_the_consumer() {
     assert_eq!(closes.load(Ordering::SeqCst), 1);
     assert_eq!(watcher.send(data("too late")), Err(SendError::Closed));
     watcher.close();
-    assert_eq!(closes.load(Ordering::SeqCst), 1, "on_close runs exactly once");
+    assert_eq!(
+        closes.load(Ordering::SeqCst),
+        1,
+        "on_close runs exactly once"
+    );
 }
 
 #[tokio::test]
@@ -190,7 +199,9 @@ async fn a_full_queue_disconnects_a_slow_consumer_by_default() {
             let closes = close_counter(&sse);
             // 12 bytes each on the wire ("data: 0000\n\n"): the 6th overflows 64.
             let results: Vec<_> = (0..8).map(|i| sse.send(data(&format!("{i:04}")))).collect();
-            result_tx.send((results, closes.load(Ordering::SeqCst))).unwrap();
+            result_tx
+                .send((results, closes.load(Ordering::SeqCst)))
+                .unwrap();
         }
     }))
     .with_config(small_queue(SlowConsumerPolicy::Disconnect));
@@ -223,7 +234,10 @@ async fn drop_message_policy_refuses_the_message_and_keeps_the_connection() {
     let results = result_rx.recv().await.unwrap();
     assert_eq!(&results[5..], &[Err(SendError::Full), Err(SendError::Full)]);
     for i in 0..5 {
-        assert_eq!(response.next_message().await, Some(data(&format!("{i:04}"))));
+        assert_eq!(
+            response.next_message().await,
+            Some(data(&format!("{i:04}")))
+        );
     }
     go_tx.send(()).unwrap();
     assert_eq!(response.next_message().await, Some(data("after")));

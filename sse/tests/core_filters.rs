@@ -5,13 +5,11 @@ use std::sync::{Arc, Mutex};
 use futures_util::FutureExt as _;
 use http::StatusCode;
 use sse::filter::{
-    SseFilter, SseTransaction, Cors, bearer_auth, catch_panics, decorate_sse, filter_fn,
+    Cors, SseFilter, SseTransaction, bearer_auth, catch_panics, decorate_sse, filter_fn,
     log_requests, report,
 };
 use sse::testing::TestSseClient;
-use sse::{
-    BoxedHandler, Frame, Request, SendError, Sse, SseHandle, SseMessage, SseResponse,
-};
+use sse::{BoxedHandler, Frame, Request, SendError, Sse, SseHandle, SseMessage, SseResponse};
 
 fn hello() -> impl sse::SseHandler + Clone {
     |_request: Request| async {
@@ -38,7 +36,9 @@ fn recording(name: &'static str, log: Arc<Mutex<Vec<String>>>) -> impl SseFilter
 async fn then_runs_the_outer_filter_first() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let filters = recording("outer", log.clone()).then(recording("inner", log.clone()));
-    let response = TestSseClient::for_handler(filters.apply(hello())).get("/").await;
+    let response = TestSseClient::for_handler(filters.apply(hello()))
+        .get("/")
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         *log.lock().unwrap(),
@@ -57,7 +57,9 @@ async fn a_filter_can_refuse_before_the_handler_runs() {
     let deny = filter_fn(|_request: Request, _next: BoxedHandler| async {
         SseResponse::refuse(StatusCode::FORBIDDEN, "denied")
     });
-    let response = TestSseClient::for_handler(deny.apply(handler)).get("/").await;
+    let response = TestSseClient::for_handler(deny.apply(handler))
+        .get("/")
+        .await;
     assert_eq!(response.status(), 403);
     assert!(!*reached.lock().unwrap());
 }
@@ -175,7 +177,10 @@ async fn report_yields_one_transaction_per_request() {
     assert_eq!(stream.status, StatusCode::OK);
     assert!(stream.stream);
     assert_eq!(stream.messages, 2);
-    assert_eq!(stream.bytes, ("data: one\n\n".len() + "data: two\n\n".len()) as u64);
+    assert_eq!(
+        stream.bytes,
+        ("data: one\n\n".len() + "data: two\n\n".len()) as u64
+    );
     let refused = &transactions[1];
     assert_eq!(refused.uri.path(), "/refuse");
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
@@ -193,7 +198,8 @@ async fn report_counts_a_stream_the_client_left() {
             std::future::pending::<()>().await;
         })
     };
-    let client = TestSseClient::for_handler(report(move |tx| sink.lock().unwrap().push(tx)).apply(handler));
+    let client =
+        TestSseClient::for_handler(report(move |tx| sink.lock().unwrap().push(tx)).apply(handler));
     let mut response = client.get("/").await;
     assert_eq!(response.next_message().await, Some(SseMessage::data("x")));
     response.close();
@@ -229,7 +235,12 @@ async fn cors_checks_the_origin() {
 
     let same_origin = client.request(get_with(&[])).await;
     assert_eq!(same_origin.status(), 200);
-    assert!(same_origin.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        same_origin
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 
     let allowed = client
         .request(get_with(&[("origin", "https://app.example")]))
@@ -239,7 +250,10 @@ async fn cors_checks_the_origin() {
         allowed.headers()["access-control-allow-origin"],
         "https://app.example"
     );
-    assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
+    assert_eq!(
+        allowed.headers()["access-control-allow-credentials"],
+        "true"
+    );
     assert_eq!(allowed.headers()["vary"], "Origin");
 
     for foreign in ["https://evil.example", "http://app.example", "null"] {
@@ -265,7 +279,10 @@ async fn bearer_auth_refuses_without_a_valid_token() {
         let response = client.request(get_with(headers)).await;
         assert_eq!(response.status(), *status, "{headers:?}");
         if *status == 401 {
-            assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"chat\"");
+            assert_eq!(
+                response.headers()["www-authenticate"],
+                "Bearer realm=\"chat\""
+            );
         }
     }
 }
@@ -280,6 +297,8 @@ async fn handler_panics_propagate_without_catch_panics() {
         SseResponse::ok(|_sse: SseHandle| async {})
     };
     let client = TestSseClient::for_handler(panicking);
-    let outcome = std::panic::AssertUnwindSafe(client.get("/")).catch_unwind().await;
+    let outcome = std::panic::AssertUnwindSafe(client.get("/"))
+        .catch_unwind()
+        .await;
     assert!(outcome.is_err());
 }

@@ -5,9 +5,7 @@ use http::Method;
 use sse::filter::filter_fn;
 use sse::routing::{DynamicRouter, RouteError, SseRouter};
 use sse::testing::TestSseClient;
-use sse::{
-    BoxedHandler, Request, RequestExt, SseHandle, SseMessage, SseResponse, SseRouterMatch,
-};
+use sse::{BoxedHandler, Request, RequestExt, SseHandle, SseMessage, SseResponse, SseRouterMatch};
 
 /// A handler that sends the route's params as `name=value` lines.
 fn echo_params() -> impl sse::SseHandler + Clone {
@@ -24,9 +22,11 @@ fn echo_params() -> impl sse::SseHandler + Clone {
 }
 
 fn router(routes: &[(Method, &str)]) -> DynamicRouter {
-    routes.iter().fold(DynamicRouter::new(), |router, (method, path)| {
-        router.route(method.clone(), path, echo_params()).unwrap()
-    })
+    routes
+        .iter()
+        .fold(DynamicRouter::new(), |router, (method, path)| {
+            router.route(method.clone(), path, echo_params()).unwrap()
+        })
 }
 
 /// What a match comes to, in a comparable form.
@@ -42,7 +42,10 @@ fn outcome(found: SseRouterMatch) -> (Option<String>, Vec<(String, String)>, Vec
     match found {
         SseRouterMatch::Matched(m) => (
             Some(m.route.to_string()),
-            m.params.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect(),
+            m.params
+                .iter()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
             vec![],
         ),
         SseRouterMatch::MethodNotMatched { allowed } => (None, vec![], allowed),
@@ -56,7 +59,10 @@ fn check(router: &impl SseRouter, cases: &[(Method, &str, Outcome)]) {
         let want = match expected {
             Route(route, params) => (
                 Some(route.to_string()),
-                params.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+                params
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
                 vec![],
             ),
             Methods(methods) => (None, vec![], methods.clone()),
@@ -93,36 +99,79 @@ fn matching_table() {
             (get.clone(), "/clock", Route("/clock", vec![])),
             // Static beats param.
             (get.clone(), "/rooms/lobby", Route("/rooms/lobby", vec![])),
-            (get.clone(), "/rooms/den", Route("/rooms/{room}", vec![("room", "den")])),
+            (
+                get.clone(),
+                "/rooms/den",
+                Route("/rooms/{room}", vec![("room", "den")]),
+            ),
             // Percent-decoded params; the query never takes part.
-            (get.clone(), "/rooms/caf%C3%A9", Route("/rooms/{room}", vec![("room", "café")])),
-            (get.clone(), "/rooms/a%2Fb", Route("/rooms/{room}", vec![("room", "a/b")])),
+            (
+                get.clone(),
+                "/rooms/caf%C3%A9",
+                Route("/rooms/{room}", vec![("room", "café")]),
+            ),
+            (
+                get.clone(),
+                "/rooms/a%2Fb",
+                Route("/rooms/{room}", vec![("room", "a/b")]),
+            ),
             (
                 get.clone(),
                 "/rooms/den/since/42",
-                Route("/rooms/{room}/since/{since}", vec![("room", "den"), ("since", "42")]),
+                Route(
+                    "/rooms/{room}/since/{since}",
+                    vec![("room", "den"), ("since", "42")],
+                ),
             ),
             // Catch-all takes the non-empty rest; static beats it.
-            (get.clone(), "/files/a/b/c.txt", Route("/files/{*path}", vec![("path", "a/b/c.txt")])),
+            (
+                get.clone(),
+                "/files/a/b/c.txt",
+                Route("/files/{*path}", vec![("path", "a/b/c.txt")]),
+            ),
             (get.clone(), "/files/readme", Route("/files/readme", vec![])),
             (get.clone(), "/files/", NotFound),
             (get.clone(), "/files", NotFound),
             // Param beats catch-all at the first differing segment.
             (get.clone(), "/a/b/c", Route("/a/{x}/c", vec![("x", "b")])),
-            (get.clone(), "/a/b/d", Route("/a/{*rest}", vec![("rest", "b/d")])),
+            (
+                get.clone(),
+                "/a/b/d",
+                Route("/a/{*rest}", vec![("rest", "b/d")]),
+            ),
             // Empty segments and trailing slashes do not match params.
             (get.clone(), "/rooms/", NotFound),
             (get.clone(), "/clock/", NotFound),
             (get.clone(), "//clock", NotFound),
             (get.clone(), "/nowhere", NotFound),
             // Methods.
-            (post.clone(), "/v1/completions", Route("/v1/completions", vec![])),
+            (
+                post.clone(),
+                "/v1/completions",
+                Route("/v1/completions", vec![]),
+            ),
             (get.clone(), "/v1/completions", Methods(vec![post.clone()])),
-            (post.clone(), "/rooms/den", Route("/rooms/{room}", vec![("room", "den")])),
-            (Method::PUT, "/rooms/den", Methods(vec![get.clone(), post.clone(), Method::DELETE])),
+            (
+                post.clone(),
+                "/rooms/den",
+                Route("/rooms/{room}", vec![("room", "den")]),
+            ),
+            (
+                Method::PUT,
+                "/rooms/den",
+                Methods(vec![get.clone(), post.clone(), Method::DELETE]),
+            ),
             // The best route of the request's method wins, whatever ranks higher for others.
-            (post.clone(), "/only-post/special", Route("/only-post/{id}", vec![("id", "special")])),
-            (Method::PUT, "/only-post/special", Methods(vec![get.clone(), post.clone()])),
+            (
+                post.clone(),
+                "/only-post/special",
+                Route("/only-post/{id}", vec![("id", "special")]),
+            ),
+            (
+                Method::PUT,
+                "/only-post/special",
+                Methods(vec![get.clone(), post.clone()]),
+            ),
         ],
     );
 }
@@ -136,9 +185,9 @@ fn conflicting_routes_are_refused() {
     ];
     let second = ["/a", "/rooms/{id}", "/files/{*rest}"];
     for ((existing, message), path) in cases.iter().zip(second) {
-        let router = existing
-            .iter()
-            .fold(DynamicRouter::new(), |r, p| r.get(p, echo_params()).unwrap());
+        let router = existing.iter().fold(DynamicRouter::new(), |r, p| {
+            r.get(p, echo_params()).unwrap()
+        });
         let error = router.get(path, echo_params()).err().expect("a conflict");
         assert!(matches!(error, RouteError::Conflict { .. }));
         assert!(error.to_string().contains(message), "{error}");
@@ -152,9 +201,15 @@ fn conflicting_routes_are_refused() {
             .is_ok()
     );
     // Bad templates are refused with the parser's words.
-    let error = DynamicRouter::new().get("/{*a}/b", echo_params()).err().unwrap();
+    let error = DynamicRouter::new()
+        .get("/{*a}/b", echo_params())
+        .err()
+        .unwrap();
     assert!(matches!(error, RouteError::Template { .. }));
-    assert!(error.to_string().contains("must be the last segment"), "{error}");
+    assert!(
+        error.to_string().contains("must be the last segment"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -168,13 +223,24 @@ fn base_paths_mount_a_router_under_a_prefix() {
     check(
         &mounted,
         &[
-            (Method::GET, "/t/acme", Route("/t/{tenant}", vec![("tenant", "acme")])),
+            (
+                Method::GET,
+                "/t/acme",
+                Route("/t/{tenant}", vec![("tenant", "acme")]),
+            ),
             (Method::GET, "/t/acme/", NotFound),
-            (Method::GET, "/t/acme/clock", Route("/t/{tenant}/clock", vec![("tenant", "acme")])),
+            (
+                Method::GET,
+                "/t/acme/clock",
+                Route("/t/{tenant}/clock", vec![("tenant", "acme")]),
+            ),
             (
                 Method::GET,
                 "/t/acme/rooms/den",
-                Route("/t/{tenant}/rooms/{room}", vec![("tenant", "acme"), ("room", "den")]),
+                Route(
+                    "/t/{tenant}/rooms/{room}",
+                    vec![("tenant", "acme"), ("room", "den")],
+                ),
             ),
             (Method::GET, "/clock", NotFound),
             (Method::POST, "/t/acme/clock", Methods(vec![Method::GET])),
@@ -199,7 +265,11 @@ fn or_tries_routers_in_order_and_merges_allowed_methods() {
             (Method::GET, "/a", Route("/a", vec![])),
             (Method::GET, "/b", Route("/b", vec![])),
             (Method::POST, "/a", Route("/a", vec![])),
-            (Method::PUT, "/shared", Methods(vec![Method::GET, Method::POST])),
+            (
+                Method::PUT,
+                "/shared",
+                Methods(vec![Method::GET, Method::POST]),
+            ),
             (Method::GET, "/c", NotFound),
         ],
     );
@@ -257,7 +327,9 @@ async fn the_test_client_routes_like_the_server() {
 #[tokio::test]
 async fn an_unhandled_response_falls_through_to_404_in_memory() {
     let router = DynamicRouter::new()
-        .get("/maybe", |_request: Request| async { SseResponse::unhandled() })
+        .get("/maybe", |_request: Request| async {
+            SseResponse::unhandled()
+        })
         .unwrap();
     let response = TestSseClient::new(router).get("/maybe").await;
     assert_eq!(response.status(), 404);
