@@ -80,7 +80,7 @@ pub(crate) fn generate(routes: &[Route], max_params: usize) -> TokenStream {
         #[allow(unused_variables, unused_mut)]
         fn __sse_root<'p>(
             path: &'p str,
-            ps: &mut [&'p str; #max_params],
+            ps: &mut [(usize, usize); #max_params],
             m: u8,
             al: &mut ::sse::__private::AllowedMethods,
         ) -> ::core::option::Option<usize> {
@@ -97,12 +97,12 @@ pub(crate) fn generate(routes: &[Route], max_params: usize) -> TokenStream {
         }
 
         let m = ::sse::__private::method_index(method);
-        let mut ps: [&'p str; #max_params] = [""; #max_params];
+        let mut ps: [(usize, usize); #max_params] = [(0, 0); #max_params];
         let mut al = ::sse::__private::AllowedMethods::default();
         match __sse_root(path, &mut ps, m, &mut al) {
             ::core::option::Option::Some(route) => ::sse::__private::RawMatch::Found {
                 route,
-                params: ::sse::__private::RawParams::new(ps, Self::ROUTES[route].params.len()),
+                params: ::sse::__private::RawParams::from_bounds(path, ps, Self::ROUTES[route].params.len()),
             },
             ::core::option::Option::None if al.is_empty() => ::sse::__private::RawMatch::Unmatched,
             ::core::option::Option::None => ::sse::__private::RawMatch::MethodNotMatched(al),
@@ -142,61 +142,25 @@ impl Generator<'_> {
     /// Falls through when none matches.
     fn children(&mut self, node: &Node, slot: usize) -> TokenStream {
         let mut code = TokenStream::new();
-        if !node.statics.is_empty() || node.param.is_some() {
-            code.extend(quote! {
-                let end = ::sse::__private::segment_end(b, start);
-            });
-        }
         if !node.statics.is_empty() {
-            // Group by length, then (for large groups) by first byte.
-            let mut by_len: BTreeMap<usize, Vec<(&String, &Node)>> = BTreeMap::new();
-            for (text, child) in &node.statics {
-                by_len.entry(text.len()).or_default().push((text, child));
-            }
-            let mut arms = Vec::new();
-            for (len, group) in by_len {
-                let body = if group.len() > 3 {
-                    let mut by_first: BTreeMap<u8, Vec<(&String, &Node)>> = BTreeMap::new();
-                    for (text, child) in group {
-                        by_first
-                            .entry(text.as_bytes()[0])
-                            .or_default()
-                            .push((text, child));
-                    }
-                    let first_arms: Vec<TokenStream> = by_first
-                        .into_iter()
-                        .map(|(byte, group)| {
-                            let byte = Literal::u8_suffixed(byte);
-                            let chain = self.static_chain(&group, slot);
-                            quote! { #byte => { #chain } }
-                        })
-                        .collect();
-                    quote! {
-                        match seg[0] {
-                            #(#first_arms)*
-                            _ => {}
-                        }
-                    }
-                } else {
-                    self.static_chain(&group, slot)
-                };
-                let len = Literal::usize_unsuffixed(len);
-                arms.push(quote! { #len => { #body } });
-            }
-            code.extend(quote! {
-                let seg = &b[start..end];
-                match seg.len() {
-                    #(#arms)*
-                    _ => {}
-                }
-            });
+            // Static text is compared in place, without looking for the
+            // segment's end first: the path's bytes select the candidates,
+            // and a candidate matches if its text is there followed by `/`
+            // or the end of the path.
+            let group: Vec<(&[u8], &Node)> = node
+                .statics
+                .iter()
+                .map(|(text, child)| (text.as_bytes(), child))
+                .collect();
+            code.extend(self.static_switch(&group, 0, slot));
         }
         if let Some(param) = &node.param {
             let child = self.node(param, slot + 1);
             let slot = Literal::usize_unsuffixed(slot);
             code.extend(quote! {
+                let end = ::sse::__private::segment_end(b, start);
                 if end > start {
-                    ps[#slot] = &path[start..end];
+                    ps[#slot] = (start, end);
                     if let ::core::option::Option::Some(route) = #child(path, end, ps, m, al) {
                         return ::core::option::Option::Some(route);
                     }
@@ -208,7 +172,7 @@ impl Generator<'_> {
             let slot = Literal::usize_unsuffixed(slot);
             code.extend(quote! {
                 if start < b.len() {
-                    ps[#slot] = &path[start..];
+                    ps[#slot] = (start, b.len());
                     #terminal
                 }
             });
@@ -216,22 +180,69 @@ impl Generator<'_> {
         code
     }
 
-    /// `if seg == b"a" { ... } else if seg == b"b" { ... }` for static
-    /// children of the same length.
-    fn static_chain(&mut self, group: &[(&String, &Node)], slot: usize) -> TokenStream {
+    /// Code that finds which of `group` (static texts whose first `depth`
+    /// bytes are known to be in the path at `start`) the segment at `start`
+    /// is, and tries its child. Large groups switch on the byte at `depth`;
+    /// small ones compare the rest of each text. At most one text can be the
+    /// segment, so after a failed child the code falls through to the
+    /// param and catch-all children.
+    fn static_switch(
+        &mut self,
+        group: &[(&[u8], &Node)],
+        depth: usize,
+        slot: usize,
+    ) -> TokenStream {
+        if group.len() <= 3 {
+            return self.static_chain(group, depth, slot);
+        }
+        let mut code = TokenStream::new();
+        // A text that ends at `depth` is the segment when the segment ends
+        // there too; it cannot also be any longer text.
+        let (ended, longer): (Vec<_>, Vec<_>) =
+            group.iter().partition(|(text, _)| text.len() == depth);
+        if !ended.is_empty() {
+            code.extend(self.static_chain(&ended, depth, slot));
+        }
+        let mut by_byte: BTreeMap<u8, Vec<(&[u8], &Node)>> = BTreeMap::new();
+        for (text, child) in longer {
+            by_byte.entry(text[depth]).or_default().push((text, child));
+        }
+        let arms: Vec<TokenStream> = by_byte
+            .into_iter()
+            .map(|(byte, group)| {
+                let byte = Literal::u8_suffixed(byte);
+                let body = self.static_switch(&group, depth + 1, slot);
+                quote! { ::core::option::Option::Some(#byte) => { #body } }
+            })
+            .collect();
+        let depth = Literal::usize_unsuffixed(depth);
+        code.extend(quote! {
+            match b.get(start + #depth).copied() {
+                #(#arms)*
+                _ => {}
+            }
+        });
+        code
+    }
+
+    /// `if <text at start> { ... } else if ...` for a few static children
+    /// whose first `depth` bytes are already known to match.
+    fn static_chain(&mut self, group: &[(&[u8], &Node)], depth: usize, slot: usize) -> TokenStream {
         let mut chain = Vec::new();
         for (text, child) in group {
             let child = self.node(child, slot);
-            let bytes = Literal::byte_string(text.as_bytes());
+            let rest = Literal::byte_string(&text[depth..]);
+            let depth = Literal::usize_unsuffixed(depth);
+            let len = Literal::usize_unsuffixed(text.len());
             chain.push(quote! {
-                if seg == #bytes {
-                    if let ::core::option::Option::Some(route) = #child(path, end, ps, m, al) {
+                if ::sse::__private::static_at(b, start + #depth, #rest) {
+                    if let ::core::option::Option::Some(route) = #child(path, start + #len, ps, m, al) {
                         return ::core::option::Option::Some(route);
                     }
                 }
             });
         }
-        // Only one text can equal the segment: chain with `else`.
+        // Only one text can be the segment: chain with `else`.
         let mut iter = chain.into_iter();
         let first = iter.next().expect("a group is not empty");
         iter.fold(first, |code, next| quote! { #code else #next })
@@ -265,7 +276,7 @@ impl Generator<'_> {
             fn #name<'p>(
                 path: &'p str,
                 at: usize,
-                ps: &mut [&'p str; #max],
+                ps: &mut [(usize, usize); #max],
                 m: u8,
                 al: &mut ::sse::__private::AllowedMethods,
             ) -> ::core::option::Option<usize> {

@@ -502,7 +502,7 @@ fn generate(routes: &[Route], filters: &[Expr], param_checks: TokenStream) -> To
                         &self.handlers[route],
                         &self.paths[route],
                         Self::ROUTES[route].params.iter().copied(),
-                        params.as_slice().iter().copied(),
+                        params,
                     ),
                     ::sse::__private::RawMatch::MethodNotMatched(allowed) => {
                         ::sse::SseRouterMatch::MethodNotMatched { allowed: allowed.to_vec() }

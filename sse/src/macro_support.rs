@@ -316,6 +316,18 @@ pub fn segment_end(path: &[u8], start: usize) -> usize {
     }
 }
 
+/// Whether `text` is in `path` at `at`, followed by `/` or the end of the
+/// path: the segment there ends with `text` (the generated code has already
+/// compared the segment's bytes before `at`).
+#[inline(always)]
+pub fn static_at(path: &[u8], at: usize, text: &[u8]) -> bool {
+    let end = at + text.len();
+    match path.get(at..end) {
+        Some(found) => found == text && (end == path.len() || path[end] == b'/'),
+        None => false,
+    }
+}
+
 /// One route of a generated table.
 #[derive(Clone, Debug)]
 pub struct RouteInfo {
@@ -329,30 +341,91 @@ pub struct RouteInfo {
 
 /// The raw (not yet decoded) param values of a match, borrowed from the
 /// path; `N` is the largest param count of the table.
-#[derive(Clone, Copy, Debug)]
+///
+/// The lookup records where each value lies in the path and slices it when
+/// it is read ([`get`](Self::get), [`iter`](Self::iter)): slicing a `str`
+/// checks char boundaries, which a caller that only needs the route (or
+/// only some params) should not pay for.
+#[derive(Clone, Copy)]
 pub struct RawParams<'p, const N: usize> {
-    values: [&'p str; N],
+    path: &'p str,
+    bounds: [(usize, usize); N],
     len: usize,
 }
 
 impl<'p, const N: usize> RawParams<'p, N> {
-    /// The first `len` of `values` (generated code only).
+    /// The first `len` values at byte ranges `bounds` of `path` (generated
+    /// code only).
     #[doc(hidden)]
     #[inline(always)]
-    pub fn new(values: [&'p str; N], len: usize) -> Self {
-        RawParams { values, len }
+    pub fn from_bounds(path: &'p str, bounds: [(usize, usize); N], len: usize) -> Self {
+        RawParams { path, bounds, len }
+    }
+
+    /// How many values there are.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The value of the `index`-th param of the route, in template order.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<&'p str> {
+        if index >= self.len {
+            return None;
+        }
+        let (start, end) = self.bounds[index];
+        // The bounds are just past a `/` and at a `/` or the end, so they
+        // are char boundaries and `get` never fails.
+        self.path.get(start..end)
     }
 
     /// The values, in template order.
     #[inline]
-    pub fn as_slice(&self) -> &[&'p str] {
-        &self.values[..self.len]
+    pub fn iter(&self) -> RawParamsIter<'p, N> {
+        RawParamsIter {
+            params: *self,
+            next: 0,
+        }
     }
 }
 
-impl<'p, const N: usize> AsRef<[&'p str]> for RawParams<'p, N> {
-    fn as_ref(&self) -> &[&'p str] {
-        self.as_slice()
+impl<const N: usize> std::fmt::Debug for RawParams<'_, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'p, const N: usize> IntoIterator for RawParams<'p, N> {
+    type Item = &'p str;
+    type IntoIter = RawParamsIter<'p, N>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// The values of [`RawParams`], in template order.
+#[derive(Clone, Debug)]
+pub struct RawParamsIter<'p, const N: usize> {
+    params: RawParams<'p, N>,
+    next: usize,
+}
+
+impl<'p, const N: usize> Iterator for RawParamsIter<'p, N> {
+    type Item = &'p str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'p str> {
+        let value = self.params.get(self.next)?;
+        self.next += 1;
+        Some(value)
     }
 }
 
@@ -430,15 +503,15 @@ pub enum RawMatch<P> {
 /// match router.lookup(&http::Method::POST, "/rooms/caf%C3%A9") {
 ///     RawMatch::Found { route, params } => {
 ///         assert_eq!(router.routes()[route].path, "/rooms/{room}");
-///         assert_eq!(params.as_slice(), ["caf%C3%A9"]);
+///         assert_eq!(params.get(0), Some("caf%C3%A9"));
 ///     }
 ///     _ => unreachable!(),
 /// }
 /// ```
 pub trait RouteTable: crate::routing::SseRouter {
-    /// The raw param values of a match, in template order
-    /// ([`RawParams`]; `as_ref()` gives them as a slice).
-    type Params<'p>: AsRef<[&'p str]> + Copy + std::fmt::Debug;
+    /// The raw param values of a match ([`RawParams`]): iterate over it, or
+    /// `get(i)` the value of the route's `i`-th param.
+    type Params<'p>: IntoIterator<Item = &'p str> + Copy + std::fmt::Debug;
 
     /// The routes, in the order they are written in the table (groups
     /// flattened depth-first); [`RawMatch::Found`] indexes this slice.

@@ -31,7 +31,9 @@ use sse_path::{Conflict, Template, TemplateError};
 
 use crate::body::{SseBody, into_http_response};
 use crate::filter::SseFilter;
-use crate::handler::{BoxedHandler, ParamError, PathParams, Request, SseHandler, SseResponse, boxed};
+use crate::handler::{
+    BoxedHandler, ParamError, PathParams, Request, SseHandler, SseResponse, boxed,
+};
 use crate::sse::StreamConfig;
 
 /// What a router answers for a request (http4k's `SseRouterMatch`).
@@ -147,10 +149,15 @@ pub trait SseRouter: Send + Sync + 'static {
     {
         let prefix = Template::parse(prefix)?;
         if prefix.has_catch_all() {
-            return Err(TemplateError::PrefixWithCatchAll(prefix.as_str().to_owned()));
+            return Err(TemplateError::PrefixWithCatchAll(
+                prefix.as_str().to_owned(),
+            ));
         }
         Ok(BasePath {
-            names: prefix.param_names().map(|n| Cow::Owned(n.to_owned())).collect(),
+            names: prefix
+                .param_names()
+                .map(|n| Cow::Owned(n.to_owned()))
+                .collect(),
             prefix,
             inner: self,
         })
@@ -439,7 +446,12 @@ impl SseRouter for DynamicRouter {
                 continue;
             }
             if route.method == method {
-                return SseRouterMatch::from_raw(&route.handler, &route.route, route.names.iter().cloned(), raw);
+                return SseRouterMatch::from_raw(
+                    &route.handler,
+                    &route.route,
+                    route.names.iter().cloned(),
+                    raw,
+                );
             }
             if !allowed.contains(&route.method) {
                 allowed.push(route.method.clone());
@@ -465,8 +477,11 @@ pub fn unrouted_response(allowed: &[Method]) -> SseResponse {
         .collect::<Vec<_>>()
         .join(", ");
     let value = http::HeaderValue::from_str(&allow).expect("method names are valid header text");
-    SseResponse::refuse(StatusCode::METHOD_NOT_ALLOWED, "method not allowed for this path")
-        .with_header(http::header::ALLOW, value)
+    SseResponse::refuse(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed for this path",
+    )
+    .with_header(http::header::ALLOW, value)
 }
 
 /// Runs a matched route: the params go into the request's extensions, the
@@ -504,4 +519,6 @@ fn copy_request(request: &Request) -> Request {
 
 // The allocation-free lookup of the routers `sse_routes!` generates; defined
 // beside the rest of the macros' support code.
-pub use crate::__private::{AllowedMethods, RawMatch, RawParams, RouteInfo, RouteTable};
+pub use crate::__private::{
+    AllowedMethods, RawMatch, RawParams, RawParamsIter, RouteInfo, RouteTable,
+};

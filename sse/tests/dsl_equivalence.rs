@@ -117,7 +117,11 @@ fn check(table: &impl RouteTable, dynamic: &DynamicRouter, method: &Method, path
             let template = Template::parse(table.routes()[route].path).unwrap();
             let mut raw = Vec::new();
             assert!(template.match_path(path, &mut raw), "{path:?}");
-            assert_eq!(params.as_ref(), raw, "{method} {path:?}");
+            assert_eq!(
+                params.into_iter().collect::<Vec<_>>(),
+                raw,
+                "{method} {path:?}"
+            );
             assert_eq!(table.routes()[route].method, method);
         }
         RawMatch::MethodNotMatched(allowed) => {
