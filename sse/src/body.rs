@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -109,7 +110,7 @@ pub fn into_http_response(
             let shared = Shared::new(request, config.clone());
             let body = StreamBody::new(shared.clone());
             let sse: SseHandle = Arc::new(Connection::new(shared.clone()));
-            tokio::spawn(async move {
+            let mut task = Box::pin(async move {
                 let closed = sse.closed();
                 let run = consumer.consume(sse);
                 // Whichever ends first: a consumer that returns leaves the
@@ -120,6 +121,15 @@ pub fn into_http_response(
                     () = closed => {}
                 }
             });
+            // Run the consumer up to its first await before the response
+            // goes out, so what it does first (subscribing to a hub, sending
+            // a greeting) has happened when the client sees the headers; a
+            // test needs no sleep to know the subscription is there. The
+            // spawned task polls it again at once with its own waker.
+            let mut first_poll = Context::from_waker(std::task::Waker::noop());
+            if task.as_mut().poll(&mut first_poll).is_pending() {
+                tokio::spawn(task);
+            }
             SseBody {
                 kind: Kind::Stream(body),
             }

@@ -12,12 +12,14 @@
 //! | [`filter`] | [`SseFilter`] and the built-in filters |
 //! | [`routing`] | [`SseRouter`], [`DynamicRouter`](routing::DynamicRouter) and router combinators |
 //! | [`testing`] | [`TestSseClient`]: handlers and routers in memory |
+//! | [`hub`] | [`Hub`](hub::Hub): broadcast topics that resume from `Last-Event-ID` |
 //!
 //! [http4k]: https://www.http4k.org/
 
 pub mod body;
 pub mod filter;
 pub mod handler;
+pub mod hub;
 pub mod message;
 pub mod routing;
 pub mod server;

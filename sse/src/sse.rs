@@ -15,6 +15,10 @@
 //!
 //! Callbacks registered with [`Sse::on_close`] run exactly once, on the first
 //! of these, whoever caused it; one registered after the close runs at once.
+//! They run on the closing thread, except after a queue overflow: that close
+//! happens inside a producer's `send`, so its callbacks run on a task of
+//! their own and can never re-enter the producer (a callback may publish to
+//! the hub that was delivering).
 //! Once closed, [`Sse::send`] returns [`SendError::Closed`]; it never panics.
 //! The consumer's future is dropped when the connection closes, so a consumer
 //! that loops forever need not watch for the client going away; a spawned task
@@ -383,8 +387,20 @@ impl Shared {
             writer.wake();
         }
         self.changed.notify_waiters();
-        for callback in callbacks {
-            run_callback(callback);
+        let run_all = move || {
+            for callback in callbacks {
+                run_callback(callback);
+            }
+        };
+        // An overflow closes the connection from inside a producer's `send`,
+        // and the producer may hold its own locks (the hub delivers under
+        // its topic lock); a callback that published to that topic would
+        // deadlock. So those callbacks run on a task of their own.
+        match (reason, tokio::runtime::Handle::try_current()) {
+            (CloseReason::SlowConsumer, Ok(runtime)) => {
+                runtime.spawn(async move { run_all() });
+            }
+            _ => run_all(),
         }
     }
 

@@ -199,19 +199,24 @@ async fn a_full_queue_disconnects_a_slow_consumer_by_default() {
             let closes = close_counter(&sse);
             // 12 bytes each on the wire ("data: 0000\n\n"): the 6th overflows 64.
             let results: Vec<_> = (0..8).map(|i| sse.send(data(&format!("{i:04}")))).collect();
-            result_tx
-                .send((results, closes.load(Ordering::SeqCst)))
-                .unwrap();
+            // Callbacks of an overflow close run on their own task, never
+            // inside the `send` that overflowed.
+            let inside_send = closes.load(Ordering::SeqCst);
+            result_tx.send((results, inside_send, closes)).unwrap();
         }
     }))
     .with_config(small_queue(SlowConsumerPolicy::Disconnect));
     let response = client.get("/").await;
-    let (results, closes) = result_rx.recv().await.unwrap();
+    let (results, inside_send, closes) = result_rx.recv().await.unwrap();
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 5);
     assert!(results[5..].iter().all(|r| *r == Err(SendError::Closed)));
-    assert_eq!(closes, 1);
+    assert_eq!(inside_send, 0);
     // The queue was dropped with the slow client.
     assert!(response.collect().await.is_empty());
+    while closes.load(Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(closes.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
