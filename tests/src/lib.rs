@@ -459,3 +459,5 @@ pub fn missing_tool(test: &str, why: &str) {
     }
     eprintln!("SKIPPED {test}: {why} (set up iproute2 and root to run it; in CI this fails)");
 }
+
+pub mod reliability;
