@@ -65,7 +65,9 @@
 //!   accepting, sends the optional final message to every open stream,
 //!   closes every stream (each `on_close` runs), lets connections finish up
 //!   to [`shutdown_deadline`](ServerConfig::shutdown_deadline), drops what is
-//!   left, and returns a [`ShutdownReport`]. Open streams never keep it
+//!   left, waits (within the same deadline) until every consumer's future
+//!   has been dropped, so that no handler task outlives the server, and
+//!   returns a [`ShutdownReport`]. Open streams never keep it
 //!   waiting past the deadline (the failure mode of hyper issue 2787).
 //!
 //! # Mounting elsewhere
@@ -103,7 +105,7 @@ pub use service::{BoxError, RequestBody, ResponseBody, SseService};
 use crate::message::SseMessage;
 use crate::routing::SseRouter;
 use crate::sse::{Frame, SlowConsumerPolicy};
-use registry::Registry;
+use registry::{Consumers, Registry, TrackConsumers};
 use service::{Dispatched, Fallback, Limits, dispatch, plain, unrouted};
 
 /// How many over-limit connections may be being answered `503` at once;
@@ -330,8 +332,9 @@ impl Server {
             .timer(TokioTimer::new())
             .header_read_timeout(config.header_read_timeout)
             .max_buf_size(header_bytes);
+        let consumers = Arc::new(Consumers::default());
         let state = Arc::new(ServerState {
-            router: Arc::new(router),
+            router: Arc::new(router.with_filter(TrackConsumers(consumers.clone()))),
             limits: Limits {
                 stream: config.stream.clone(),
                 max_body_bytes: config.max_body_bytes,
@@ -339,6 +342,7 @@ impl Server {
             },
             fallback: self.fallback,
             registry: Arc::new(Registry::default()),
+            consumers,
             slots: Arc::new(Semaphore::new(config.connection_slots())),
             rejecting: Arc::new(Semaphore::new(MAX_REJECTING)),
             builder,
@@ -417,6 +421,8 @@ struct ServerState {
     limits: Limits,
     fallback: Option<Fallback>,
     registry: Arc<Registry>,
+    /// The consumers still running, which shutdown waits for.
+    consumers: Arc<Consumers>,
     /// One permit per open connection.
     slots: Arc<Semaphore>,
     /// One permit per over-limit connection being answered `503`.
@@ -533,6 +539,14 @@ async fn run(
                 break;
             }
         }
+    }
+    // Consumers run on tasks of their own, each dropped once its stream
+    // closed; none may outlive the shutdown.
+    if tokio::time::timeout_at(deadline, state.consumers.idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown deadline reached with SSE consumers still running");
     }
     ShutdownReport {
         streams_closed,

@@ -154,3 +154,28 @@ pub async fn open_streams(
         .collect()
         .await
 }
+
+/// Parses a whole event-stream body with `eventsource-stream` (not our
+/// parser), fed in pieces of `piece` bytes.
+pub async fn parse_body(body: &[u8], piece: usize) -> Vec<eventsource_stream::Event> {
+    use eventsource_stream::Eventsource as _;
+    let pieces: Vec<Result<bytes::Bytes, std::convert::Infallible>> = body
+        .chunks(piece.max(1))
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    stream::iter(pieces)
+        .eventsource()
+        .map(|event| event.expect("a well-formed event stream"))
+        .collect()
+        .await
+}
+
+/// Reads a stream's dechunked body until the server ends it (last chunk or
+/// EOF), each read within [`PATIENCE`].
+pub async fn read_to_end(client: &mut RawClient) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(chunk) = client.chunk().await {
+        body.extend_from_slice(&chunk);
+    }
+    body
+}

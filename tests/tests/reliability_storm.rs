@@ -41,7 +41,7 @@ fn exit_of(i: usize) -> Exit {
     match i % 5 {
         0 | 1 => Exit::StreamFin,
         2 | 3 => Exit::StreamRst,
-        _ if i % 2 == 0 => Exit::SilentFin,
+        _ if i.is_multiple_of(2) => Exit::SilentFin,
         _ => Exit::HalfHeadRst,
     }
 }

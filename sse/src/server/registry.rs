@@ -1,9 +1,14 @@
 //! The open streams of one server, so that shutdown can close every one.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use crate::sse::{CloseReason, Frame, Shared};
+use tokio::sync::Notify;
+
+use crate::filter::SseFilter;
+use crate::handler::{BoxedHandler, Request, SseConsumer};
+use crate::sse::{CloseReason, Frame, Shared, SseHandle};
 
 /// Open streams by id. Entries are weak: the registry never keeps a stream
 /// alive; each removes itself when it closes.
@@ -76,5 +81,66 @@ impl Registry {
             shared.close_with(CloseReason::Shutdown, last.as_ref());
         }
         open.len()
+    }
+}
+
+/// The consumers a server started that have not finished yet. Each runs on
+/// a task of its own and is dropped when its stream closes; shutdown waits
+/// (within its deadline) until the last one is gone, so that no handler
+/// task outlives the server.
+#[derive(Default)]
+pub(crate) struct Consumers {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+/// Counts one consumer as running until dropped (with the consumer's
+/// future, or with the response if the consumer never starts).
+struct Running(Arc<Consumers>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl Consumers {
+    /// Resolves once no consumer is running.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.running.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The filter that counts every consumer of a server's router in
+/// [`Consumers`].
+pub(crate) struct TrackConsumers(pub(crate) Arc<Consumers>);
+
+impl SseFilter for TrackConsumers {
+    fn wrap(&self, next: BoxedHandler) -> BoxedHandler {
+        let consumers = self.0.clone();
+        Arc::new(move |request: Request| {
+            let response = next.handle(request);
+            let consumers = consumers.clone();
+            async move {
+                response.await.map_consumer(|consumer| {
+                    consumers.running.fetch_add(1, Ordering::AcqRel);
+                    let running = Running(consumers);
+                    Box::new(move |sse: SseHandle| async move {
+                        let _running = running;
+                        consumer.consume(sse).await;
+                    }) as Box<dyn SseConsumer>
+                })
+            }
+        })
     }
 }
