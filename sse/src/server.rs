@@ -90,7 +90,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
-use http::header::{HeaderValue, RETRY_AFTER};
+use http::header::{HOST, HeaderValue, RETRY_AFTER};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -442,6 +442,12 @@ impl ServerState {
         self: Arc<Self>,
         request: http::Request<Incoming>,
     ) -> http::Response<ResponseBody> {
+        // RFC 9112 §3.2: a request with more than one Host is answered 400
+        // (each hop could pick a different one: cache poisoning, smuggling).
+        if request.headers().get_all(HOST).iter().nth(1).is_some() {
+            return plain(StatusCode::BAD_REQUEST, "more than one Host header")
+                .map(ResponseBody::sse);
+        }
         match dispatch(&*self.router, &self.limits, request).await {
             Dispatched::Answered(response) => {
                 if let Some(shared) = response.body().stream_shared() {
