@@ -42,8 +42,9 @@
 //!
 //! Streams carry `Content-Type: text/event-stream`, `Cache-Control:
 //! no-cache` and `X-Accel-Buffering: no`, are never compressed, and each
-//! event is written to the socket as it is sent (no batching; `TCP_NODELAY`
-//! is set).
+//! event is written to the socket as soon as it is sent (no waiting to
+//! batch; `TCP_NODELAY` is set). Events that queued up while the socket
+//! was busy go out together, as one chunk in one write.
 //!
 //! # Robustness
 //!

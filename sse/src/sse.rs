@@ -53,7 +53,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_core::future::BoxFuture;
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
@@ -407,8 +407,32 @@ impl Shared {
     /// The writer's side: the next frame to write, or the end.
     fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let mut state = self.lock();
-        if let Some(bytes) = state.queue.pop_front() {
-            state.queued_bytes -= bytes.len();
+        if let Some(first) = state.queue.pop_front() {
+            state.queued_bytes -= first.len();
+            // Coalesce what else is queued into one chunk (up to
+            // `COALESCE_BYTES`): one HTTP chunk and one socket write for a
+            // burst instead of one per frame. A lone frame goes out as is,
+            // without a copy.
+            let bytes = if state.queue.is_empty() || first.len() >= COALESCE_BYTES {
+                first
+            } else {
+                let mut total = first.len();
+                let mut count = 0;
+                for next in &state.queue {
+                    if total + next.len() > COALESCE_BYTES {
+                        break;
+                    }
+                    total += next.len();
+                    count += 1;
+                }
+                let mut chunk = BytesMut::with_capacity(total);
+                chunk.extend_from_slice(&first);
+                for next in state.queue.drain(..count) {
+                    chunk.extend_from_slice(&next);
+                }
+                state.queued_bytes -= total - first.len();
+                chunk.freeze()
+            };
             drop(state);
             // Producers waiting in `send_wait` may now fit.
             self.changed.notify_waiters();
@@ -493,6 +517,10 @@ impl Sse for Connection {
         Box::pin(async move { shared.wait_closed().await })
     }
 }
+
+/// The most bytes of queued frames [`Shared::poll_next`] joins into one
+/// chunk for the socket.
+const COALESCE_BYTES: usize = 64 * 1024;
 
 /// The writer's end of a connection: yields encoded frames for the client,
 /// and a keep-alive comment after each idle interval. Dropping it before the
