@@ -89,3 +89,21 @@ pub fn payload(seq: u64) -> String {
     }
     text
 }
+
+/// How long a process's threads have been runnable but waiting for a CPU
+/// (the run delay, second field of `/proc/PID/task/*/schedstat`), in
+/// seconds: CPU time the process wanted and did not get.
+pub fn run_delay_seconds(pid: u32) -> io::Result<f64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let path = task?.path().join("schedstat");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            total += text
+                .split_whitespace()
+                .nth(1)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Ok(total as f64 / 1e9)
+}
