@@ -312,7 +312,7 @@ async fn concurrent_publish_subscribe_and_reconnect_lose_and_repeat_nothing() {
                     return received;
                 }
                 // Leave and resume now and then, mid-stream.
-                if (id + s as u64) % 97 == 0 {
+                if (id + s as u64).is_multiple_of(97) {
                     response.close();
                     session += 1;
                     let last = id.to_string();
