@@ -242,3 +242,44 @@ pub fn now_ns() -> u64 {
         .unwrap_or(Duration::ZERO)
         .as_nanos() as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoder_reassembles_frames_across_chunks_and_reads() {
+        // One comment and one event, cut into chunks at awkward places.
+        let pieces: [&[u8]; 3] = [b":\n\nid", b": 1\ndata: 00000000000000000042|x", b"\n\n"];
+        let mut body = Vec::new();
+        for piece in pieces {
+            body.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            body.extend_from_slice(piece);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"0\r\n\r\n");
+        // Every split point gives the same frames.
+        for split in 0..body.len() {
+            let mut decoder = Decoder::default();
+            let mut comments = 0;
+            let mut seqs = Vec::new();
+            let mut on_frame = |frame: Frame<'_>| match frame {
+                Frame::Comment => comments += 1,
+                Frame::Event(data) => seqs.push(payload_seq(data)),
+            };
+            let open = decoder.feed(&body[..split], &mut on_frame);
+            assert!(open || split == body.len());
+            let open = decoder.feed(&body[split..], &mut on_frame);
+            assert!(!open, "the last chunk ends the body");
+            assert_eq!(comments, 1, "split at {split}");
+            assert_eq!(seqs, vec![Some(42)], "split at {split}");
+        }
+    }
+
+    #[test]
+    fn payload_is_64_bytes_and_reads_back() {
+        let payload = crate::proc::payload(7);
+        assert_eq!(payload.len(), crate::proc::PAYLOAD_BYTES);
+        assert_eq!(payload_seq(payload.as_bytes()), Some(7));
+    }
+}
