@@ -160,7 +160,7 @@ impl Decoder {
                     bytes = &bytes[1..];
                     self.state = ChunkState::Size;
                 }
-                ChunkState::Done => return false,
+                ChunkState::Done => break,
             }
         }
         self.frames(&mut on_frame);
