@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-const COLORS: [&str; 2] = ["#1f77b4", "#d62728"];
+const COLORS: [&str; 4] = ["#1f77b4", "#d62728", "#7fb8e0", "#f08c8c"];
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -91,11 +91,16 @@ pub fn latency_cdf(title: &str, series: &[(&str, &[u32])]) -> String {
             let _ = write!(points, "{:.1},{:.1} ", x(f64::from(sorted[idx])), y(share));
         }
         let color = COLORS[i % COLORS.len()];
+        let dash = if i >= 2 {
+            r#" stroke-dasharray="6 3""#
+        } else {
+            ""
+        };
         let p50 = f64::from(sorted[sorted.len() / 2]) / 1e3;
         let p99 = f64::from(sorted[(sorted.len() - 1) * 99 / 100]) / 1e3;
         let _ = writeln!(
             svg,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>
+            r#"<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="{points}"/>
 <rect x="{}" y="{}" width="12" height="12" fill="{color}"/><text x="{}" y="{}">{} (p50 {p50:.2} ms, p99 {p99:.2} ms)</text>"#,
             left + 10.0,
             top + 10.0 + 18.0 * i as f64,

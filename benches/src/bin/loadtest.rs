@@ -83,6 +83,8 @@ const BURST: u64 = 64;
 const WINDOW: u64 = 4;
 /// Warm-up connections kept open before the RSS baseline.
 const WARM_UP: usize = 200;
+/// Subscribers of the second, smaller latency run.
+const SMALL_FAN_OUT: usize = 1_000;
 /// Publishes per second in the latency measure.
 const LATENCY_RATE: u64 = 10;
 
@@ -221,6 +223,12 @@ struct IdleResult {
     latencies_us: Vec<u32>,
     missing: u64,
     events: u64,
+    /// Latencies at [`SMALL_FAN_OUT`] subscribers.
+    latencies_small_us: Vec<u32>,
+    missing_small: u64,
+    /// Share of the CPU time it wanted that the server got, per run.
+    got: f64,
+    got_small: f64,
 }
 
 /// Fresh server: warm-up connections, RSS baseline, N idle streams, RSS
@@ -249,7 +257,7 @@ async fn idle_and_latency(kind: Kind, n: usize, quick: bool) -> io::Result<IdleR
         n + WARM_UP
     );
     let sent_at: Arc<Vec<AtomicU64>> =
-        Arc::new((0..=events + 1).map(|_| AtomicU64::new(0)).collect());
+        Arc::new((0..=events + 100).map(|_| AtomicU64::new(0)).collect());
     let latencies: Rc<RefCell<Vec<u32>>> = Rc::new(RefCell::new(Vec::new()));
     let received = Rc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -289,44 +297,45 @@ async fn idle_and_latency(kind: Kind, n: usize, quick: bool) -> io::Result<IdleR
         }));
     }
     let mut publisher = Publisher::connect(server.addr).await?;
-    let period = Duration::from_nanos(1_000_000_000 / LATENCY_RATE);
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let total = (n + WARM_UP) as u64;
-    for seq in 1..=events {
-        tick.tick().await;
-        sent_at[seq as usize].store(now_ns(), Ordering::Relaxed);
-        publisher.publish(seq, 1).await?;
-        if seq.is_multiple_of(LATENCY_RATE) {
-            eprintln!(
-                "  [{}] published {seq}/{events}, deliveries so far {}",
-                kind.name(),
-                received.load(Ordering::Relaxed)
-            );
-        }
+    let (latencies_us, missing, got) = latency_run(
+        kind,
+        pid,
+        &mut publisher,
+        1..=events,
+        total,
+        &sent_at,
+        &latencies,
+        &received,
+    )
+    .await?;
+
+    // Then the same at 1,000 subscribers: close all but the first 1,000
+    // streams, let the server settle, and publish on.
+    for task in &tasks[SMALL_FAN_OUT..] {
+        task.abort();
     }
-    // Wait (bounded) for every delivery.
-    let expected = events * total;
-    let wait_until = Instant::now() + Duration::from_secs(10);
-    while received.load(Ordering::Relaxed) < expected && Instant::now() < wait_until {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let missing = expected.saturating_sub(received.load(Ordering::Relaxed));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let small_events = if quick { 20 } else { 50 };
+    eprintln!(
+        "== {}: publish -> receive latency, {SMALL_FAN_OUT} subscribers, {LATENCY_RATE} events/s, {small_events} events",
+        kind.name()
+    );
+    let (latencies_small_us, missing_small, got_small) = latency_run(
+        kind,
+        pid,
+        &mut publisher,
+        events + 1..=events + small_events,
+        SMALL_FAN_OUT as u64,
+        &sent_at,
+        &latencies,
+        &received,
+    )
+    .await?;
     drop(server);
     for task in &tasks {
         task.abort();
     }
-    let mut latencies_us = std::mem::take(&mut *latencies.borrow_mut());
-    latencies_us.sort_unstable();
-    eprintln!(
-        "  [{}] latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; missing {missing}",
-        kind.name(),
-        percentile(&latencies_us, 50.0) / 1e3,
-        percentile(&latencies_us, 99.0) / 1e3,
-        latencies_us
-            .last()
-            .map_or(f64::NAN, |m| f64::from(*m) / 1e3),
-    );
     Ok(IdleResult {
         rss_per_connection,
         baseline_rss,
@@ -334,7 +343,73 @@ async fn idle_and_latency(kind: Kind, n: usize, quick: bool) -> io::Result<IdleR
         latencies_us,
         missing,
         events,
+        latencies_small_us,
+        missing_small,
+        got,
+        got_small,
     })
+}
+
+/// Publishes `seqs` at [`LATENCY_RATE`], waits (bounded) for every one of
+/// `subscribers` to get each, and returns the sorted latencies (µs) and the
+/// count of missing deliveries.
+#[allow(clippy::too_many_arguments)]
+async fn latency_run(
+    kind: Kind,
+    pid: u32,
+    publisher: &mut Publisher,
+    seqs: std::ops::RangeInclusive<u64>,
+    subscribers: u64,
+    sent_at: &[AtomicU64],
+    latencies: &RefCell<Vec<u32>>,
+    received: &AtomicU64,
+) -> io::Result<(Vec<u32>, u64, f64)> {
+    latencies.borrow_mut().clear();
+    let cpu0 = cpu_seconds(pid)?;
+    let delay0 = run_delay_seconds(pid)?;
+    received.store(0, Ordering::Relaxed);
+    let events = seqs.end() - seqs.start() + 1;
+    let period = Duration::from_nanos(1_000_000_000 / LATENCY_RATE);
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for (k, seq) in seqs.enumerate() {
+        tick.tick().await;
+        sent_at[seq as usize].store(now_ns(), Ordering::Relaxed);
+        publisher.publish(seq, 1).await?;
+        if (k as u64 + 1).is_multiple_of(LATENCY_RATE) {
+            eprintln!(
+                "  [{}] published {}/{events}, deliveries so far {}",
+                kind.name(),
+                k + 1,
+                received.load(Ordering::Relaxed)
+            );
+        }
+    }
+    let expected = events * subscribers;
+    let wait_until = Instant::now() + Duration::from_secs(10);
+    while received.load(Ordering::Relaxed) < expected && Instant::now() < wait_until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let missing = expected.saturating_sub(received.load(Ordering::Relaxed));
+    let cpu = cpu_seconds(pid)? - cpu0;
+    let delay = run_delay_seconds(pid)? - delay0;
+    // Of the CPU time the server wanted, the share it got (below 90 %:
+    // disturbed by other processes, and wall-clock latency with it).
+    let got = cpu / (cpu + delay).max(1e-9);
+    let mut latencies_us = std::mem::take(&mut *latencies.borrow_mut());
+    latencies_us.sort_unstable();
+    eprintln!(
+        "  [{}] {subscribers} subscribers: latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; missing {missing}; server got {:.0} % of the CPU it wanted{}",
+        kind.name(),
+        percentile(&latencies_us, 50.0) / 1e3,
+        percentile(&latencies_us, 99.0) / 1e3,
+        latencies_us
+            .last()
+            .map_or(f64::NAN, |m| f64::from(*m) / 1e3),
+        got * 100.0,
+        if got < 0.9 { " (DISTURBED)" } else { "" },
+    );
+    Ok((latencies_us, missing, got))
 }
 
 /// Tracks, per burst, how many subscribers have received all of it.
@@ -715,6 +790,26 @@ fn write_results(out: &Path, report: &Report) -> io::Result<()> {
         pct(1, 99.0),
         pct(0, 99.0) / pct(1, 99.0)
     ));
+    let mut small = [
+        ours_idle.latencies_small_us.clone(),
+        axum_idle.latencies_small_us.clone(),
+    ];
+    for l in &mut small {
+        l.sort_unstable();
+    }
+    let small_pct = |i: usize, p: f64| percentile(&small[i], p) / 1e3;
+    table.push_str(&format!(
+        "| latency p50, {SMALL_FAN_OUT} subscribers, {LATENCY_RATE}/s | {:.2} ms | {:.2} ms | {:.2}× | |\n",
+        small_pct(0, 50.0),
+        small_pct(1, 50.0),
+        small_pct(0, 50.0) / small_pct(1, 50.0)
+    ));
+    table.push_str(&format!(
+        "| latency p99, {SMALL_FAN_OUT} subscribers, {LATENCY_RATE}/s | {:.2} ms | {:.2} ms | {:.2}× | |\n",
+        small_pct(0, 99.0),
+        small_pct(1, 99.0),
+        small_pct(0, 99.0) / small_pct(1, 99.0)
+    ));
     for (group, ours, theirs) in &router {
         table.push_str(&format!(
             "| router, {group} (all paths per iteration) | {:.2} µs | matchit {:.2} µs | {:.2}× faster | ≥ 2× |\n",
@@ -743,8 +838,8 @@ fn write_results(out: &Path, report: &Report) -> io::Result<()> {
     }
     println!("\n{table}\n{pairs_table}");
     println!(
-        "missing deliveries: latency sse {}, axum {}; broadcast 0 (checked per run)",
-        ours_idle.missing, axum_idle.missing
+        "missing deliveries: latency sse {} + {}, axum {} + {}; broadcast 0 (checked per run)",
+        ours_idle.missing, ours_idle.missing_small, axum_idle.missing, axum_idle.missing_small
     );
     println!(
         "load average: before {}, after {}",
@@ -752,8 +847,15 @@ fn write_results(out: &Path, report: &Report) -> io::Result<()> {
     );
     std::fs::write(out.join("table.md"), format!("{table}\n{pairs_table}"))?;
 
-    let idle_json = |r: &IdleResult, l: &[u32]| {
+    let idle_json = |r: &IdleResult, l: &[u32], small: &[u32]| {
         json!({
+            "latency_server_got_cpu_share": r.got,
+            "latency_small_server_got_cpu_share": r.got_small,
+            "latency_small_subscribers": SMALL_FAN_OUT,
+            "latency_small_samples": small.len(),
+            "latency_small_missing": r.missing_small,
+            "latency_small_p50_ms": percentile(small, 50.0) / 1e3,
+            "latency_small_p99_ms": percentile(small, 99.0) / 1e3,
             "rss_per_connection_bytes": r.rss_per_connection,
             "baseline_rss_bytes": r.baseline_rss,
             "loaded_rss_bytes": r.loaded_rss,
@@ -782,8 +884,8 @@ fn write_results(out: &Path, report: &Report) -> io::Result<()> {
             "keep_alive_s": sse_benches::proc::KEEP_ALIVE.as_secs(),
             "backlog": sse_benches::proc::BACKLOG,
         },
-        "sse": idle_json(ours_idle, &lat[0]),
-        "axum": idle_json(axum_idle, &lat[1]),
+        "sse": idle_json(ours_idle, &lat[0], &small[0]),
+        "axum": idle_json(axum_idle, &lat[1], &small[1]),
         "rss_ratio": rss_ratio,
         "broadcast": {
             "sse_median_per_cpu_s": ours_rate,
@@ -810,10 +912,17 @@ fn write_results(out: &Path, report: &Report) -> io::Result<()> {
         out.join("latency.svg"),
         svg::latency_cdf(
             &format!(
-                "Publish → receive latency, {} subscribers, {LATENCY_RATE} events/s",
-                report.n + WARM_UP
+                "Publish → receive latency, {LATENCY_RATE} events/s (kernel receive timestamps)"
             ),
-            &[("sse", &lat[0]), ("axum", &lat[1])],
+            &[
+                (&format!("sse, {} subscribers", report.n + WARM_UP), &lat[0]),
+                (
+                    &format!("axum, {} subscribers", report.n + WARM_UP),
+                    &lat[1],
+                ),
+                (&format!("sse, {SMALL_FAN_OUT} subscribers"), &small[0]),
+                (&format!("axum, {SMALL_FAN_OUT} subscribers"), &small[1]),
+            ],
         ),
     )?;
     let mut bars = vec![
