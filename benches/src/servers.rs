@@ -1,7 +1,7 @@
 //! The two servers the load tool compares, with identical settings: one
 //! tokio thread (a current-thread runtime), a listen backlog of
 //! [`BACKLOG`](crate::proc::BACKLOG), `TCP_NODELAY`, a keep-alive comment
-//! after [`KEEP_ALIVE`](crate::proc::KEEP_ALIVE) of idleness, and the same
+//! after [`KEEP_ALIVE`] of idleness, and the same
 //! control endpoint, an axum handler for `POST /publish?seq=S&n=K`, which
 //! publishes events `S..S+K`, each a 64-byte payload with id = sequence
 //! number, sent to every subscriber of `GET /events`.

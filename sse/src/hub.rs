@@ -22,7 +22,7 @@
 //!   state.
 //! - **Encode once.** An event is encoded once when published; every
 //!   subscriber's queue shares those bytes.
-//! - **Slow subscribers never block.** Delivery uses [`Sse::send_frame`],
+//! - **Slow subscribers never block.** Delivery uses [`Sse::send_frame`](crate::Sse::send_frame),
 //!   which never waits: a subscriber whose queue is full meets its
 //!   connection's [`SlowConsumerPolicy`](crate::SlowConsumerPolicy)
 //!   (disconnect, by default; its client reconnects and replays), and
