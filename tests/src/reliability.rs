@@ -196,3 +196,38 @@ pub async fn read_to_end(client: &mut RawClient) -> Vec<u8> {
     }
     body
 }
+
+/// Counts streams opened, their `on_close` calls, and their consumers'
+/// futures dropped, for tests that check every stream was wound up.
+#[derive(Default)]
+pub struct StreamCounts {
+    /// Consumers started.
+    pub opened: AtomicUsize,
+    /// `on_close` callbacks run.
+    pub closed: AtomicUsize,
+    /// Consumer futures dropped.
+    pub dropped: AtomicUsize,
+}
+
+/// Adds one to [`StreamCounts::dropped`] when dropped; keep it inside a
+/// consumer's future.
+pub struct CountDrop(Arc<StreamCounts>);
+
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        self.0.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl StreamCounts {
+    /// Counts `sse` as opened and its close when it comes; the guard counts
+    /// the consumer's future as dropped.
+    pub fn watch(self: &Arc<Self>, sse: &sse::SseHandle) -> CountDrop {
+        self.opened.fetch_add(1, Ordering::SeqCst);
+        let on_close = self.clone();
+        sse.on_close(Box::new(move || {
+            on_close.closed.fetch_add(1, Ordering::SeqCst);
+        }));
+        CountDrop(self.clone())
+    }
+}

@@ -7,45 +7,22 @@
 //! they were before the server started.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use sse::routing::DynamicRouter;
 use sse::{Request, SseHandle, SseMessage, SseResponse};
 use sse_tests::reliability::{
-    alive_tasks, open_streams, parse_body, raise_open_files_limit, read_to_end, settles_to,
+    StreamCounts, alive_tasks, open_streams, parse_body, raise_open_files_limit, read_to_end,
+    settles_to,
 };
 use sse_tests::{server, within};
 
 const STREAMS: usize = 1_000;
 const DEADLINE: Duration = Duration::from_secs(3);
 
-#[derive(Default)]
-struct Counts {
-    opened: AtomicUsize,
-    closed: AtomicUsize,
-    dropped: AtomicUsize,
-}
-
-struct CountDrop(Arc<Counts>);
-
-impl Drop for CountDrop {
-    fn drop(&mut self) {
-        self.0.dropped.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn watch(counts: &Arc<Counts>, sse: &SseHandle) -> CountDrop {
-    counts.opened.fetch_add(1, Ordering::SeqCst);
-    let on_close = counts.clone();
-    sse.on_close(Box::new(move || {
-        on_close.closed.fetch_add(1, Ordering::SeqCst);
-    }));
-    CountDrop(counts.clone())
-}
-
-fn router(counts: &Arc<Counts>) -> DynamicRouter {
+fn router(counts: &Arc<StreamCounts>) -> DynamicRouter {
     let ticking = counts.clone();
     let silent = counts.clone();
     DynamicRouter::new()
@@ -54,7 +31,7 @@ fn router(counts: &Arc<Counts>) -> DynamicRouter {
             let counts = ticking.clone();
             async move {
                 SseResponse::ok(move |sse: SseHandle| async move {
-                    let _dropped = watch(&counts, &sse);
+                    let _dropped = counts.watch(&sse);
                     for n in 0u64.. {
                         if sse
                             .send_wait(SseMessage::data(n.to_string()))
@@ -74,7 +51,7 @@ fn router(counts: &Arc<Counts>) -> DynamicRouter {
             let counts = silent.clone();
             async move {
                 SseResponse::ok(move |sse: SseHandle| async move {
-                    let _dropped = watch(&counts, &sse);
+                    let _dropped = counts.watch(&sse);
                     std::future::pending::<()>().await;
                 })
             }
@@ -86,7 +63,7 @@ fn router(counts: &Arc<Counts>) -> DynamicRouter {
 async fn shutdown_with_a_thousand_busy_streams_ends_within_its_deadline() {
     raise_open_files_limit(2 * STREAMS as u64 + 256);
     let tasks_before = alive_tasks();
-    let counts = Arc::new(Counts::default());
+    let counts = Arc::new(StreamCounts::default());
     let server = server()
         .await
         .keep_alive(Some(Duration::from_millis(200)))

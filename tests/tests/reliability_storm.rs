@@ -10,7 +10,7 @@
 //! server noticing the closed sockets can bring the counts back down.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -18,7 +18,7 @@ use futures_util::stream;
 use sse::routing::DynamicRouter;
 use sse::{Request, SseHandle, SseMessage, SseResponse};
 use sse_tests::reliability::{
-    alive_tasks, open_fds, open_streams, raise_open_files_limit, settles_to,
+    StreamCounts, alive_tasks, open_fds, open_streams, raise_open_files_limit, settles_to,
 };
 use sse_tests::{RawClient, server, within};
 
@@ -46,34 +46,14 @@ fn exit_of(i: usize) -> Exit {
     }
 }
 
-#[derive(Default)]
-struct Counts {
-    opened: AtomicUsize,
-    closed: AtomicUsize,
-    dropped: AtomicUsize,
-}
-
-struct CountDrop(Arc<Counts>);
-
-impl Drop for CountDrop {
-    fn drop(&mut self) {
-        self.0.dropped.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn router(counts: &Arc<Counts>) -> DynamicRouter {
+fn router(counts: &Arc<StreamCounts>) -> DynamicRouter {
     let counts = counts.clone();
     DynamicRouter::new()
         .get("/storm", move |_request: Request| {
             let counts = counts.clone();
             async move {
                 SseResponse::ok(move |sse: SseHandle| async move {
-                    let _dropped = CountDrop(counts.clone());
-                    counts.opened.fetch_add(1, Ordering::SeqCst);
-                    let on_close = counts.clone();
-                    sse.on_close(Box::new(move || {
-                        on_close.closed.fetch_add(1, Ordering::SeqCst);
-                    }));
+                    let _dropped = counts.watch(&sse);
                     let _ = sse.send(SseMessage::data("hello"));
                     std::future::pending::<()>().await;
                 })
@@ -87,7 +67,7 @@ async fn a_thousand_clients_vanish_and_every_resource_comes_back() {
     // Each client costs two descriptors in this process: its own socket and
     // the server's.
     raise_open_files_limit(2 * CLIENTS as u64 + 256);
-    let counts = Arc::new(Counts::default());
+    let counts = Arc::new(StreamCounts::default());
     let server = server()
         .await
         .keep_alive(None)
