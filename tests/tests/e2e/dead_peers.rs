@@ -31,13 +31,7 @@ async fn a_clean_close_runs_on_close_at_once() {
     let (server, client, probe) = open_silent(None).await;
     let gone = Instant::now();
     drop(client);
-    let closed = probe.expect(Seen::Closed).await;
-    assert!(
-        closed - gone < Duration::from_secs(1),
-        "noticed after {:?}",
-        closed - gone
-    );
-    probe.consumers_dropped(1).await;
+    noticed_at_once(&probe, gone).await;
     assert_eq!(wait_for_no_streams(&server).await, 0);
     server.shutdown().await;
 }
@@ -51,13 +45,7 @@ async fn a_reset_runs_on_close_at_once() {
         .unwrap();
     let gone = Instant::now();
     drop(client);
-    let closed = probe.expect(Seen::Closed).await;
-    assert!(
-        closed - gone < Duration::from_secs(1),
-        "noticed after {:?}",
-        closed - gone
-    );
-    probe.consumers_dropped(1).await;
+    noticed_at_once(&probe, gone).await;
     server.shutdown().await;
 }
 
@@ -79,13 +67,7 @@ async fn an_h2_stream_reset_by_the_client_runs_on_close() {
     let gone = Instant::now();
     // Dropping the response resets the stream; the connection stays up.
     drop(response);
-    let closed = probe.expect(Seen::Closed).await;
-    assert!(
-        closed - gone < Duration::from_secs(1),
-        "noticed after {:?}",
-        closed - gone
-    );
-    probe.consumers_dropped(1).await;
+    noticed_at_once(&probe, gone).await;
     server.shutdown().await;
 }
 
@@ -155,4 +137,17 @@ fn a_vanished_client_is_noticed_within_one_keep_alive_plus_a_second() {
         noticed <= promise,
         "noticed after {noticed:?}, promised within {promise:?}"
     );
+}
+
+/// A client that closed or reset is seen at once (hyper reads the socket
+/// while it streams): `on_close` runs within a second of `gone`, and the
+/// consumer's future is dropped.
+async fn noticed_at_once(probe: &Probe, gone: Instant) {
+    let closed = probe.expect(Seen::Closed).await;
+    assert!(
+        closed - gone < Duration::from_secs(1),
+        "noticed after {:?}",
+        closed - gone
+    );
+    probe.consumers_dropped(1).await;
 }
